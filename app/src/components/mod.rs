@@ -1,0 +1,4 @@
+//! Reusable pieces of page chrome.
+
+pub mod header;
+pub mod theme;

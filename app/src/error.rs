@@ -1,0 +1,67 @@
+//! The one error type that crosses the wire. Server-side errors are mapped onto it at the edge,
+//! in one exhaustive match, so the browser only ever sees these variants.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// An error a page or server function can show to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The request itself was wrong (a user error); the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Something failed on the server; details are in the server's log, not here.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The server function call itself failed (network, encoding, missing server).
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is sent with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::Internal(_) => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_follow_the_kind_of_error() {
+        assert_eq!(
+            AppError::BadRequest("empty query".into()).status_code(),
+            400
+        );
+        assert_eq!(AppError::NotFound("image 7".into()).status_code(), 404);
+        assert_eq!(AppError::Internal("disk full".into()).status_code(), 500);
+    }
+
+    #[test]
+    fn transport_failures_become_their_own_variant() {
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
+        assert!(
+            matches!(err, AppError::Transport(ref m) if m.contains("offline")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs what Trove's build and tests need and is missing; skips anything already present at
+# the right version. Sourced by scripts/run.sh and scripts/test.sh; safe to run on its own.
+#
+#   scripts/setup.sh          tools to build and run (wasm target, cargo-leptos, wasm-bindgen, npm)
+#   scripts/setup.sh test     the same, plus Debian's chromium for the end-to-end tests
+#
+# Only the Rust crate registry, rustup, npm and Debian are used: nothing downloads a binary from
+# anywhere else (see README, "Offline toolchain").
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CARGO_LEPTOS_VERSION=0.3.11
+# cargo-leptos 0.3.11's lock file needs rustc >= 1.96 to build; the project itself is pinned to
+# rust-toolchain.toml's version, so the tool is built with its own toolchain.
+CARGO_LEPTOS_TOOLCHAIN=1.99.1
+
+say() { printf '== setup: %s\n' "$*"; }
+
+need_sudo() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+setup_rust() {
+  # rust-toolchain.toml pins the toolchain; make sure it and its wasm target are installed.
+  local channel
+  channel=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+  if ! rustup target list --installed --toolchain "$channel" 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "rust $channel with wasm32-unknown-unknown"
+    rustup toolchain install "$channel" --profile minimal --component rustfmt,clippy \
+      --target wasm32-unknown-unknown
+  fi
+}
+
+setup_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $CARGO_LEPTOS_VERSION"; then
+    return
+  fi
+  say "cargo-leptos $CARGO_LEPTOS_VERSION (a debug build: 5 min instead of 25 on 2 cores)"
+  rustup toolchain install "$CARGO_LEPTOS_TOOLCHAIN" --profile minimal
+  cargo +"$CARGO_LEPTOS_TOOLCHAIN" install --locked --debug cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+}
+
+setup_wasm_bindgen() {
+  # The CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+  local version
+  version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  if wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
+    return
+  fi
+  say "wasm-bindgen-cli $version"
+  # Not --locked: its lock file pins a webpki-roots release that the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$version"
+}
+
+setup_node() {
+  # tailwindcss, wasm-opt (npm binaryen, never Debian's v108: it breaks hydration) and Playwright.
+  local stamp=node_modules/.trove-lock-hash want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  say "npm packages (package-lock.json)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
+}
+
+setup_chromium() {
+  if command -v chromium >/dev/null; then
+    return
+  fi
+  say "Debian chromium (the browser for the end-to-end tests)"
+  need_sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive need_sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
+setup_all() {
+  setup_rust
+  setup_cargo_leptos
+  setup_wasm_bindgen
+  setup_node
+  if [ "${1:-}" = test ]; then
+    setup_chromium
+  fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  setup_all "${1:-}"
+fi

@@ -1,0 +1,148 @@
+//! The command line. Options shared by every command come first; each can also be given as an
+//! environment variable or in the config file (command line > environment > file > default).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+const AFTER_HELP: &str = "\
+Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
+<platform config dir>/trove/config.toml exists (~/.config/trove/config.toml on Linux):
+
+    data_dir = \"~/.local/share/trove\"
+    libraries = [\"~/Pictures\", \"/mnt/photos\"]
+    model = \"google/siglip-base-patch16-224\"
+    device = \"auto\"
+    addr = \"127.0.0.1:3000\"
+
+TROVE_LIBRARY takes several folders separated like PATH (':' on Unix, ';' on Windows).
+With no command, trove serves the web UI.";
+
+/// Trove: local-first semantic search for your photo and meme library.
+#[derive(Debug, Parser)]
+#[command(name = "trove", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Where Trove keeps its catalog, vector index, thumbnails and models
+    /// [default: the platform's data directory, e.g. ~/.local/share/trove].
+    #[arg(long, env = "TROVE_DATA_DIR", value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// A library root folder to index and search; repeat for several [env: TROVE_LIBRARY].
+    #[arg(long = "library", value_name = "DIR", global = true)]
+    pub libraries: Vec<PathBuf>,
+
+    /// Embedding model: a Hugging Face repository id or a local model folder
+    /// [default: openai/clip-vit-base-patch32].
+    #[arg(long, env = "TROVE_MODEL", value_name = "MODEL", global = true)]
+    pub model: Option<String>,
+
+    /// Where models run: `auto` uses a usable GPU and falls back to the CPU [default: auto].
+    #[arg(long, env = "TROVE_DEVICE", value_enum, global = true)]
+    pub device: Option<DeviceChoice>,
+
+    /// A TOML configuration file (see below).
+    #[arg(long, env = "TROVE_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// The compute device preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// The GPU when one is usable, else the CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// Always the GPU; an error if none is usable.
+    Gpu,
+}
+
+impl DeviceChoice {
+    /// The name used on the command line and in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Gpu => "gpu",
+        }
+    }
+}
+
+/// Trove's commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and the HTTP API (the default).
+    Serve(ServeArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Serve(ServeArgs::default())
+    }
+}
+
+/// Options of `trove serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:3000, or LEPTOS_SITE_ADDR under cargo-leptos].
+    #[arg(long, env = "TROVE_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_serve() {
+        let cli = Cli::try_parse_from(["trove"]).expect("parses");
+        assert!(matches!(cli.command.unwrap_or_default(), Command::Serve(_)));
+    }
+
+    #[test]
+    fn global_options_are_accepted_after_the_command() {
+        let cli = Cli::try_parse_from([
+            "trove",
+            "serve",
+            "--library",
+            "/a",
+            "--library",
+            "/b",
+            "--device",
+            "cpu",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.global.libraries,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(cli.global.device, Some(DeviceChoice::Cpu));
+    }
+
+    #[test]
+    fn unknown_device_is_rejected_with_the_choices() {
+        let err = Cli::try_parse_from(["trove", "--device", "tpu"]).expect_err("rejects");
+        let text = err.to_string();
+        assert!(text.contains("auto") && text.contains("gpu"), "{text}");
+    }
+}

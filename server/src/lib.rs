@@ -1,0 +1,8 @@
+//! The native half of Trove: command line, settings, and the axum server that renders the
+//! Leptos app and answers its server functions.
+
+pub mod cli;
+pub mod logging;
+pub mod services;
+pub mod settings;
+pub mod web;

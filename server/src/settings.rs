@@ -1,0 +1,274 @@
+//! Settings resolved once at start: command line > environment > config file > defaults.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::{DeviceChoice, GlobalArgs};
+
+/// The model used when none is configured (the original prototype's choice).
+pub const DEFAULT_MODEL: &str = "openai/clip-vit-base-patch32";
+
+/// Why the settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file named by `--config`/`TROVE_CONFIG` could not be read.
+    #[error("cannot read config file {path}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("invalid config file {path}")]
+    ParseConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// No data directory was given and the platform has no home directory to derive one from.
+    #[error("no data directory: set --data-dir or TROVE_DATA_DIR (no home directory was found)")]
+    NoDataDir,
+}
+
+/// The optional TOML config file.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// See `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// See `--library`.
+    #[serde(default)]
+    pub libraries: Vec<PathBuf>,
+    /// See `--model`.
+    pub model: Option<String>,
+    /// See `--device`.
+    pub device: Option<DeviceChoice>,
+    /// See `trove serve --addr`.
+    pub addr: Option<SocketAddr>,
+}
+
+/// Everything a command needs to know about its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Catalog, index, thumbnails and models live here.
+    pub data_dir: PathBuf,
+    /// Library roots, in the order given.
+    pub libraries: Vec<PathBuf>,
+    /// Model id or folder.
+    pub model: String,
+    /// Device preference.
+    pub device: DeviceChoice,
+    /// Listen address from the config file, if any (the command line overrides it).
+    pub addr: Option<SocketAddr>,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// What the environment contributes beyond clap's own `env` handling.
+#[derive(Debug, Default, Clone)]
+pub struct Environment {
+    /// `TROVE_LIBRARY`, split like `PATH`.
+    pub libraries: Option<OsString>,
+    /// The platform's default config file (`~/.config/trove/config.toml`).
+    pub default_config: Option<PathBuf>,
+    /// The platform's default data directory.
+    pub default_data_dir: Option<PathBuf>,
+    /// The home directory, for `~/` in the config file.
+    pub home: Option<PathBuf>,
+}
+
+impl Environment {
+    /// Reads the real process environment and platform directories.
+    pub fn from_process() -> Self {
+        let dirs = directories::ProjectDirs::from("", "", "trove");
+        Environment {
+            libraries: std::env::var_os("TROVE_LIBRARY").filter(|v| !v.is_empty()),
+            default_config: dirs.as_ref().map(|d| d.config_dir().join("config.toml")),
+            default_data_dir: dirs.as_ref().map(|d| d.data_dir().to_path_buf()),
+            home: directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()),
+        }
+    }
+}
+
+impl Settings {
+    /// Resolves settings from the command line and the real environment.
+    pub fn resolve(args: &GlobalArgs) -> Result<Self, SettingsError> {
+        Self::resolve_with(args, &Environment::from_process())
+    }
+
+    /// Resolves settings from the command line and the given environment.
+    pub fn resolve_with(args: &GlobalArgs, env: &Environment) -> Result<Self, SettingsError> {
+        let (file, config_file) = match (&args.config, &env.default_config) {
+            (Some(path), _) => (read_config(path)?, Some(path.clone())),
+            (None, Some(path)) if path.is_file() => (read_config(path)?, Some(path.clone())),
+            (None, _) => (ConfigFile::default(), None),
+        };
+        let expand = |p: &Path| expand_home(p, env.home.as_deref());
+
+        let data_dir = match (&args.data_dir, &file.data_dir, &env.default_data_dir) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(dir), _) => expand(dir),
+            (None, None, Some(dir)) => dir.clone(),
+            (None, None, None) => return Err(SettingsError::NoDataDir),
+        };
+        let libraries = if !args.libraries.is_empty() {
+            args.libraries.clone()
+        } else if let Some(list) = &env.libraries {
+            std::env::split_paths(list)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        } else {
+            file.libraries.iter().map(|p| expand(p)).collect()
+        };
+        Ok(Settings {
+            data_dir,
+            libraries,
+            model: args
+                .model
+                .clone()
+                .or(file.model)
+                .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            device: args.device.or(file.device).unwrap_or_default(),
+            addr: file.addr,
+            config_file,
+        })
+    }
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadConfig {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| SettingsError::ParseConfig {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// `~/x` becomes `<home>/x`; anything else is returned as is.
+fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(dir: &Path) -> Environment {
+        Environment {
+            libraries: None,
+            default_config: Some(dir.join("missing.toml")),
+            default_data_dir: Some(dir.join("default-data")),
+            home: Some(PathBuf::from("/home/u")),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let s = Settings::resolve_with(&GlobalArgs::default(), &env_with(tmp.path())).expect("ok");
+        assert_eq!(s.data_dir, tmp.path().join("default-data"));
+        assert!(s.libraries.is_empty());
+        assert_eq!(s.model, DEFAULT_MODEL);
+        assert_eq!(s.device, DeviceChoice::Auto);
+        assert_eq!(s.config_file, None);
+    }
+
+    #[test]
+    fn command_line_beats_environment_beats_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("trove.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"~/trove\"\nlibraries = [\"~/Pictures\"]\nmodel = \"from-file\"\ndevice = \"gpu\"\naddr = \"0.0.0.0:8080\"\n",
+        )
+        .expect("write");
+        let mut env = env_with(tmp.path());
+        let mut args = GlobalArgs {
+            config: Some(file.clone()),
+            ..GlobalArgs::default()
+        };
+
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(s.data_dir, PathBuf::from("/home/u/trove"));
+        assert_eq!(s.libraries, [PathBuf::from("/home/u/Pictures")]);
+        assert_eq!(s.model, "from-file");
+        assert_eq!(s.device, DeviceChoice::Gpu);
+        assert_eq!(s.addr, Some("0.0.0.0:8080".parse().expect("addr")));
+        assert_eq!(s.config_file, Some(file));
+
+        env.libraries = Some(std::env::join_paths(["/env/a", "/env/b"]).expect("join"));
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(
+            s.libraries,
+            [PathBuf::from("/env/a"), PathBuf::from("/env/b")]
+        );
+
+        args.libraries = vec![PathBuf::from("/cli")];
+        args.model = Some("from-cli".into());
+        args.device = Some(DeviceChoice::Cpu);
+        args.data_dir = Some(PathBuf::from("/data"));
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(s.libraries, [PathBuf::from("/cli")]);
+        assert_eq!(s.model, "from-cli");
+        assert_eq!(s.device, DeviceChoice::Cpu);
+        assert_eq!(s.data_dir, PathBuf::from("/data"));
+    }
+
+    #[test]
+    fn default_config_file_is_read_when_present() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut env = env_with(tmp.path());
+        let file = tmp.path().join("config.toml");
+        std::fs::write(&file, "model = \"google/siglip-base-patch16-224\"\n").expect("write");
+        env.default_config = Some(file);
+        let s = Settings::resolve_with(&GlobalArgs::default(), &env).expect("ok");
+        assert_eq!(s.model, "google/siglip-base-patch16-224");
+    }
+
+    #[test]
+    fn a_missing_explicit_config_file_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let args = GlobalArgs {
+            config: Some(tmp.path().join("nope.toml")),
+            ..GlobalArgs::default()
+        };
+        let err = Settings::resolve_with(&args, &env_with(tmp.path())).expect_err("fails");
+        assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_config_file_are_rejected() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, "modle = \"typo\"\n").expect("write");
+        let args = GlobalArgs {
+            config: Some(file),
+            ..GlobalArgs::default()
+        };
+        let err = Settings::resolve_with(&args, &env_with(tmp.path())).expect_err("fails");
+        let chain = format!("{:?}", anyhow_like_chain(&err));
+        assert!(chain.contains("modle"), "{chain}");
+    }
+
+    fn anyhow_like_chain(err: &dyn std::error::Error) -> Vec<String> {
+        let mut out = vec![err.to_string()];
+        let mut cur = err.source();
+        while let Some(e) = cur {
+            out.push(e.to_string());
+            cur = e.source();
+        }
+        out
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the real `trove` binary. One test binary; one module per topic.
+
+mod cli;
+mod serve;
+mod util;
