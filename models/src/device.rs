@@ -1,0 +1,127 @@
+//! Choosing where models run: burn-wgpu on a usable GPU (Vulkan, Metal, DX12), else burn's
+//! `flex` CPU backend. Decided once per process, at run time.
+
+use burn::tensor::{DType, Device};
+
+use crate::error::{Error, Result};
+
+/// The user's preference (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DevicePreference {
+    /// A hardware GPU if one is usable, else the CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// A GPU (a software rasterizer counts), or an error.
+    Gpu,
+}
+
+/// What was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComputeKind {
+    /// burn's `flex` backend on the CPU's cores.
+    Cpu,
+    /// burn-wgpu on the named adapter.
+    Gpu {
+        /// The adapter's name.
+        adapter: String,
+        /// Whether it is a real card (not a software rasterizer).
+        hardware: bool,
+    },
+}
+
+/// A device plus the float dtype models use on it (fp16 on GPUs that support it).
+#[derive(Debug, Clone)]
+pub struct Compute {
+    /// The burn device.
+    pub device: Device,
+    /// CPU or GPU.
+    pub kind: ComputeKind,
+    /// Float dtype of the model weights and activations.
+    pub dtype: DType,
+}
+
+impl Compute {
+    /// The CPU backend, fp32.
+    pub fn cpu() -> Self {
+        Compute {
+            device: Device::flex(),
+            kind: ComputeKind::Cpu,
+            dtype: DType::F32,
+        }
+    }
+
+    /// A short description for logs and status pages, e.g. `cpu (fp32)`.
+    pub fn describe(&self) -> String {
+        let dtype = if self.dtype == DType::F16 {
+            "fp16"
+        } else {
+            "fp32"
+        };
+        match &self.kind {
+            ComputeKind::Cpu => format!("cpu ({dtype})"),
+            ComputeKind::Gpu { adapter, .. } => format!("gpu: {adapter} ({dtype})"),
+        }
+    }
+
+    /// Picks the device for `pref`, logging the choice.
+    pub fn select(pref: DevicePreference) -> Result<Self> {
+        let compute = match pref {
+            DevicePreference::Cpu => Compute::cpu(),
+            DevicePreference::Gpu => gpu()?,
+            DevicePreference::Auto => match gpu() {
+                Ok(c) if matches!(c.kind, ComputeKind::Gpu { hardware: true, .. }) => c,
+                Ok(c) => {
+                    tracing::info!(adapter = %c.describe(), "only a software GPU adapter was found; using the CPU");
+                    Compute::cpu()
+                }
+                Err(err) => {
+                    tracing::info!(reason = %err, "no usable GPU; using the CPU");
+                    Compute::cpu()
+                }
+            },
+        };
+        tracing::info!(device = %compute.describe(), "models will run on");
+        Ok(compute)
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn gpu() -> Result<Compute> {
+    use std::sync::OnceLock;
+
+    use burn::tensor::FloatDType;
+
+    // wgpu may be initialised once per process; keep the outcome.
+    static GPU: OnceLock<std::result::Result<Compute, String>> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let mut device = Device::wgpu_options().init().map_err(|e| e.to_string())?;
+        let identity = device.identity();
+        let adapter = identity
+            .as_ref()
+            .map_or_else(|| "wgpu adapter".to_owned(), |i| i.name.clone());
+        let hardware = identity.as_ref().is_some_and(|i| i.physical.is_some());
+        let dtype = if device.supports_dtype(FloatDType::F16)
+            && device.configure(FloatDType::F16).is_ok()
+        {
+            DType::F16
+        } else {
+            DType::F32
+        };
+        Ok(Compute {
+            device,
+            kind: ComputeKind::Gpu { adapter, hardware },
+            dtype,
+        })
+    })
+    .clone()
+    .map_err(Error::NoGpu)
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn gpu() -> Result<Compute> {
+    Err(Error::NoGpu(
+        "this build of Trove has no GPU support (built without the `wgpu` feature)".into(),
+    ))
+}

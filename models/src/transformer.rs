@@ -1,0 +1,170 @@
+//! The pre-LN transformer encoder shared by CLIP and SigLIP, both towers.
+//!
+//! Mirrors `CLIPEncoderLayer` / `SiglipEncoderLayer` in transformers 5.23
+//! (`models/clip/modeling_clip.py`, `models/siglip/modeling_siglip.py`): field names are the
+//! checkpoint's, so weights load without renaming.
+
+use burn::module::Module;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::{Activation, TowerConfig};
+
+/// Applies an MLP activation.
+pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
+        Activation::Gelu => gelu(x),
+        Activation::GeluTanh => gelu_approximate(x),
+    }
+}
+
+/// Multi-head self-attention with separate q/k/v projections (`CLIPAttention`).
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    /// Key projection.
+    pub k_proj: Linear,
+    /// Value projection.
+    pub v_proj: Linear,
+    /// Query projection.
+    pub q_proj: Linear,
+    /// Output projection.
+    pub out_proj: Linear,
+    /// Number of heads.
+    pub num_heads: usize,
+}
+
+impl SelfAttention {
+    fn new(hidden: usize, num_heads: usize, device: &Device) -> Self {
+        let linear = || LinearConfig::new(hidden, hidden).init(device);
+        SelfAttention {
+            k_proj: linear(),
+            v_proj: linear(),
+            q_proj: linear(),
+            out_proj: linear(),
+            num_heads,
+        }
+    }
+
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`; `causal` masks future positions.
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let [b, s, d] = x.dims();
+        let head_dim = d / self.num_heads;
+        // [batch, seq, hidden] -> [batch, heads, seq, head_dim]
+        let heads = |t: Tensor<3>| t.reshape([b, s, self.num_heads, head_dim]).swap_dims(1, 2);
+        let q = heads(self.q_proj.forward(x.clone()));
+        let k = heads(self.k_proj.forward(x.clone()));
+        let v = heads(self.v_proj.forward(x));
+        // Default scale: 1/sqrt(head_dim), as both models use.
+        let options = AttentionModuleOptions {
+            is_causal: causal,
+            ..Default::default()
+        };
+        let out = attention(q, k, v, None, None, options);
+        self.out_proj
+            .forward(out.swap_dims(1, 2).reshape([b, s, d]))
+    }
+}
+
+/// The two-layer MLP (`CLIPMLP`, `SiglipMLP`).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// hidden → intermediate.
+    pub fc1: Linear,
+    /// intermediate → hidden.
+    pub fc2: Linear,
+    /// The activation between them.
+    #[module(skip)]
+    pub act: Activation,
+}
+
+impl Mlp {
+    /// Builds an MLP with unloaded weights.
+    pub fn new(hidden: usize, intermediate: usize, act: Activation, device: &Device) -> Self {
+        Mlp {
+            fc1: LinearConfig::new(hidden, intermediate).init(device),
+            fc2: LinearConfig::new(intermediate, hidden).init(device),
+            act,
+        }
+    }
+
+    /// `[.., hidden]` → `[.., hidden]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.fc2.forward(activate(self.act, self.fc1.forward(x)))
+    }
+}
+
+/// One pre-LN encoder layer.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    /// Attention.
+    pub self_attn: SelfAttention,
+    /// Norm before attention.
+    pub layer_norm1: LayerNorm,
+    /// MLP.
+    pub mlp: Mlp,
+    /// Norm before the MLP.
+    pub layer_norm2: LayerNorm,
+}
+
+impl EncoderLayer {
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`.
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), causal);
+        x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
+    }
+}
+
+/// A stack of encoder layers (`CLIPEncoder`).
+#[derive(Module, Debug)]
+pub struct Encoder {
+    /// The layers, in order.
+    pub layers: Vec<EncoderLayer>,
+}
+
+impl Encoder {
+    /// Builds an encoder with unloaded weights.
+    pub fn new(cfg: &TowerConfig, device: &Device) -> Self {
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|_| EncoderLayer {
+                self_attn: SelfAttention::new(cfg.hidden_size, cfg.num_attention_heads, device),
+                layer_norm1: layer_norm(cfg.hidden_size, cfg.layer_norm_eps, device),
+                mlp: Mlp::new(
+                    cfg.hidden_size,
+                    cfg.intermediate_size,
+                    cfg.hidden_act,
+                    device,
+                ),
+                layer_norm2: layer_norm(cfg.hidden_size, cfg.layer_norm_eps, device),
+            })
+            .collect();
+        Encoder { layers }
+    }
+
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`.
+    pub fn forward(&self, mut x: Tensor<3>, causal: bool) -> Tensor<3> {
+        for layer in &self.layers {
+            x = layer.forward(x, causal);
+        }
+        x
+    }
+}
+
+/// A layer norm with the checkpoint's epsilon.
+pub fn layer_norm(dim: usize, eps: f64, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(dim).with_epsilon(eps).init(device)
+}
+
+/// A bias-free linear layer (CLIP's projections).
+pub fn linear_no_bias(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out).with_bias(false).init(device)
+}
+
+/// Divides each row of `[batch, dim]` by its L2 norm.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}

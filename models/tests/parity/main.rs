@@ -1,0 +1,8 @@
+//! Parity of the burn port with PyTorch + transformers, on the references that
+//! `models/scripts/make_fixtures.py` wrote. One test binary; one module per topic.
+
+mod errors;
+mod models;
+mod preprocess;
+mod tokenizer;
+mod util;

@@ -1,0 +1,110 @@
+//! Image and text embeddings of whole models against transformers (fp32, CPU backend).
+
+use std::path::Path;
+
+use trove_models::{Compute, Embedder, Pixels};
+
+use crate::util::{fixtures, max_abs_diff, reference, rgb};
+
+/// The bound for fp32 on the CPU backend.
+const TOLERANCE: f32 = 1e-4;
+
+fn check_model(dir: &Path) {
+    let model = Embedder::load(dir, &Compute::cpu()).expect("model loads");
+    let r = reference(dir);
+
+    // Every module parameter was set from a checkpoint tensor, and every checkpoint tensor
+    // was used, apart from the documented ones.
+    let report = model.load_report();
+    assert!(
+        report.unused.is_empty(),
+        "unused tensors: {:?}",
+        report.unused
+    );
+    assert!(
+        report.ignored.iter().all(|t| t.starts_with("logit_")),
+        "ignored: {:?}",
+        report.ignored
+    );
+    assert!(!report.applied.is_empty());
+
+    // Image tower on transformers' own pixel values.
+    let [n, c, h, w] = r.pixel_shape[..] else {
+        panic!("pixel_shape {:?}", r.pixel_shape)
+    };
+    assert_eq!(c, 3);
+    let pixels: Vec<Pixels> = r
+        .pixel_values
+        .chunks(c * h * w)
+        .map(|chunk| Pixels {
+            height: h,
+            width: w,
+            data: chunk.to_vec(),
+        })
+        .collect();
+    assert_eq!(pixels.len(), n);
+    let images = model.embed_images(&pixels).expect("images embed");
+    let err = max_abs_diff(&images, &r.image_embeds);
+    assert!(err <= TOLERANCE, "image embeddings differ by {err}");
+
+    // Our preprocessing of the same files feeds the same embeddings.
+    let ours: Vec<Pixels> = r
+        .images
+        .iter()
+        .map(|name| {
+            let (data, w, h) = rgb(&dir.join(name));
+            model.preprocessor().prepare(&data, w, h).expect("prepares")
+        })
+        .collect();
+    let pixel_err = ours
+        .iter()
+        .zip(&pixels)
+        .flat_map(|(a, b)| a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()))
+        .fold(0.0, f32::max);
+    // 2/255 of the 0..1 range, divided by the smallest std (CLIP's 0.2613).
+    assert!(
+        pixel_err <= 2.0 / 255.0 / 0.26,
+        "pixel values differ by {pixel_err}"
+    );
+
+    // Tokenizer and text tower.
+    let texts: Vec<&str> = r.texts.iter().map(String::as_str).collect();
+    let batch = model.tokenizer().encode_batch(&texts).expect("tokenizes");
+    let ids: Vec<Vec<u32>> = batch.ids.chunks(batch.seq).map(<[u32]>::to_vec).collect();
+    assert_eq!(ids, r.input_ids, "token ids differ");
+    let text = model.embed_texts(&texts).expect("texts embed");
+    let err = max_abs_diff(&text, &r.text_embeds);
+    assert!(err <= TOLERANCE, "text embeddings differ by {err}");
+
+    // A cached query is the same embedding.
+    let q1 = model.embed_query(texts[0]).expect("query");
+    let q2 = model.embed_query(texts[0]).expect("query");
+    assert_eq!(&q1[..], &text[0][..]);
+    assert!(
+        std::sync::Arc::ptr_eq(&q1, &q2),
+        "second query comes from the cache"
+    );
+}
+
+#[test]
+fn tiny_clip_fp16_checkpoint_matches_transformers() {
+    check_model(&fixtures().join("tiny-clip"));
+}
+
+#[test]
+fn tiny_siglip_bf16_checkpoint_matches_transformers() {
+    check_model(&fixtures().join("tiny-siglip"));
+}
+
+/// Full-size configurations (ViT-B/32 CLIP, SigLIP B/16) with random weights, generated on
+/// demand: `.venv/bin/python models/scripts/make_fixtures.py full .data/full`, then
+/// `TROVE_FULL_FIXTURES=.data/full cargo test --release -p trove-models --test parity -- --ignored`.
+#[test]
+#[ignore = "needs generated full-size checkpoints (see the doc comment)"]
+fn full_size_checkpoints_match_transformers() {
+    let dir = std::env::var_os("TROVE_FULL_FIXTURES").expect("set TROVE_FULL_FIXTURES");
+    let dir = Path::new(&dir);
+    for name in ["clip-vit-base-patch32", "siglip-base-patch16-224"] {
+        check_model(&dir.join(name));
+    }
+}
