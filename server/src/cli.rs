@@ -87,6 +87,34 @@ impl DeviceChoice {
 pub enum Command {
     /// Serve the web UI and the HTTP API (the default).
     Serve(ServeArgs),
+    /// List installed embedding models, or download one from the Hugging Face Hub.
+    Model(ModelArgs),
+}
+
+/// `trove model …`.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// What to do with models.
+    #[command(subcommand)]
+    pub action: ModelAction,
+}
+
+/// The model subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ModelAction {
+    /// Show the models installed in the data directory.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model (config.json, model.safetensors, tokenizer.json,
+    /// preprocessor_config.json) from the Hugging Face Hub into the data directory.
+    /// HF_ENDPOINT and HF_TOKEN are honoured.
+    Pull {
+        /// Repository id, e.g. openai/clip-vit-base-patch32 or google/siglip2-base-patch16-224.
+        repo: String,
+    },
 }
 
 impl Default for Command {
@@ -137,6 +165,23 @@ mod tests {
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(cli.global.device, Some(DeviceChoice::Cpu));
+    }
+
+    #[test]
+    fn model_subcommands_parse() {
+        let cli = Cli::try_parse_from(["trove", "model", "pull", "openai/clip-vit-base-patch32"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Model(ModelArgs { action: ModelAction::Pull { ref repo } })) if repo == "openai/clip-vit-base-patch32"
+        ));
+        let cli = Cli::try_parse_from(["trove", "model", "list", "--json"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Model(ModelArgs {
+                action: ModelAction::List { json: true }
+            }))
+        ));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod logging;
+pub mod model_cmd;
+pub mod model_store;
 pub mod services;
 pub mod settings;
 pub mod web;

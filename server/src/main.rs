@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("trove: error: {err:#}");
+            report(&err);
             ExitCode::FAILURE
         }
     }
@@ -24,6 +24,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(server::web::serve(settings, args))?;
         }
+        Command::Model(args) => {
+            server::model_cmd::run(&settings, &args.action, &mut std::io::stdout().lock())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an error and its causes, one per line, skipping causes their parent already quotes.
+fn report(err: &anyhow::Error) {
+    let mut previous = err.to_string();
+    eprintln!("trove: error: {previous}");
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        previous = text;
+    }
 }

@@ -44,8 +44,11 @@ fn check_model(dir: &Path) {
         .collect();
     assert_eq!(pixels.len(), n);
     let images = model.embed_images(&pixels).expect("images embed");
-    let err = max_abs_diff(&images, &r.image_embeds);
-    assert!(err <= TOLERANCE, "image embeddings differ by {err}");
+    let image_err = max_abs_diff(&images, &r.image_embeds);
+    assert!(
+        image_err <= TOLERANCE,
+        "image embeddings differ by {image_err}"
+    );
 
     // Our preprocessing of the same files feeds the same embeddings.
     let ours: Vec<Pixels> = r
@@ -73,8 +76,16 @@ fn check_model(dir: &Path) {
     let ids: Vec<Vec<u32>> = batch.ids.chunks(batch.seq).map(<[u32]>::to_vec).collect();
     assert_eq!(ids, r.input_ids, "token ids differ");
     let text = model.embed_texts(&texts).expect("texts embed");
-    let err = max_abs_diff(&text, &r.text_embeds);
-    assert!(err <= TOLERANCE, "text embeddings differ by {err}");
+    let text_err = max_abs_diff(&text, &r.text_embeds);
+    assert!(
+        text_err <= TOLERANCE,
+        "text embeddings differ by {text_err}"
+    );
+    // Shown with --nocapture; the figures the README reports.
+    eprintln!(
+        "{}: max abs error image {image_err:.2e}, text {text_err:.2e}, pixels {pixel_err:.2e}",
+        dir.display()
+    );
 
     // A cached query is the same embedding.
     let q1 = model.embed_query(texts[0]).expect("query");
@@ -98,7 +109,8 @@ fn tiny_siglip_bf16_checkpoint_matches_transformers() {
 
 /// Full-size configurations (ViT-B/32 CLIP, SigLIP B/16) with random weights, generated on
 /// demand: `.venv/bin/python models/scripts/make_fixtures.py full .data/full`, then
-/// `TROVE_FULL_FIXTURES=.data/full cargo test --release -p trove-models --test parity -- --ignored`.
+/// `TROVE_FULL_FIXTURES=$PWD/.data/full cargo test -p trove-models --test parity -- --ignored --nocapture`
+/// (an absolute path: tests run in `models/`).
 #[test]
 #[ignore = "needs generated full-size checkpoints (see the doc comment)"]
 fn full_size_checkpoints_match_transformers() {

@@ -1,0 +1,113 @@
+//! `trove model list` and `trove model pull`: what a person reads.
+
+use std::io::Write;
+
+use crate::cli::ModelAction;
+use crate::model_store::{InstalledModel, ModelStore, ModelStoreError};
+use crate::settings::Settings;
+
+/// Runs a model subcommand, writing its report to `out`.
+pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = ModelStore::new(&settings.data_dir);
+    match action {
+        ModelAction::List { json: true } => {
+            serde_json::to_writer_pretty(&mut *out, &store.list()?)?;
+            writeln!(out)?;
+        }
+        ModelAction::List { json: false } => list(&store, settings, out)?,
+        ModelAction::Pull { repo } => {
+            writeln!(out, "Downloading {repo} into {} …", store.root().display())?;
+            let model = store.pull(repo, true).inspect_err(|err| {
+                if let Some(hint) = pull_hint(err) {
+                    eprintln!("hint: {hint}");
+                }
+            })?;
+            writeln!(out, "Installed {}", line(&model))?;
+            writeln!(
+                out,
+                "Use it with --model {repo} (or model = \"{repo}\" in the config file)."
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn list(store: &ModelStore, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+    let models = store.list()?;
+    if models.is_empty() {
+        writeln!(out, "No models installed in {}.", store.root().display())?;
+        writeln!(
+            out,
+            "Install one with `trove model pull {}` (or google/siglip-base-patch16-224).",
+            crate::settings::DEFAULT_MODEL
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "Models in {}:", store.root().display())?;
+    for model in &models {
+        let current = if model.id == settings.model {
+            "  (configured)"
+        } else {
+            ""
+        };
+        writeln!(out, "  {}{current}", line(model))?;
+    }
+    Ok(())
+}
+
+fn line(model: &InstalledModel) -> String {
+    match (&model.problem, &model.family, model.dim, model.image_size) {
+        (Some(problem), ..) => format!("{:<40} {problem}", model.id),
+        (None, Some(family), Some(dim), Some(size)) => format!(
+            "{:<40} {:<7} {dim:>5}-d  {size}px  {:>8}",
+            model.id,
+            family,
+            human_bytes(model.bytes)
+        ),
+        (None, ..) => format!("{:<40} unreadable", model.id),
+    }
+}
+
+/// Advice for a failed pull, beyond the error itself.
+fn pull_hint(err: &ModelStoreError) -> Option<&'static str> {
+    match err {
+        ModelStoreError::Download { file, .. } if file == "tokenizer.json" => Some(
+            "the repository has no tokenizer.json. SigLIP (v1) repositories ship only spiece.model; \
+             SigLIP 2 repositories (e.g. google/siglip2-base-patch16-224) include tokenizer.json.",
+        ),
+        ModelStoreError::Download { .. } => Some(
+            "check the repository id and the network (HF_ENDPOINT selects a mirror, HF_TOKEN authenticates).",
+        ),
+        ModelStoreError::NotInstalled { .. }
+        | ModelStoreError::BadId(_)
+        | ModelStoreError::Io { .. }
+        | ModelStoreError::Unsupported { .. } => None,
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_like_a_person_writes_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(605_000_000), "605.0 MB");
+        assert_eq!(human_bytes(1_620_000), "1.6 MB");
+    }
+}

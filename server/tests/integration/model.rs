@@ -1,0 +1,186 @@
+//! `trove model pull` against a local stand-in for the Hugging Face Hub (HF_ENDPOINT), and
+//! `trove model list`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::util::trove;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures")
+        .join(name)
+}
+
+/// Serves `GET /{owner}/{name}/resolve/main/{file}` from `repos/{name}/{file}`, with the
+/// headers hf-hub reads (etag, x-repo-commit, ranges).
+async fn resolve(
+    State(repos): State<PathBuf>,
+    UrlPath((_owner, name, file)): UrlPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(bytes) = tokio::fs::read(repos.join(&name).join(&file)).await else {
+        return (StatusCode::NOT_FOUND, "Entry not found").into_response();
+    };
+    let total = bytes.len();
+    let (start, end) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .map_or((0, total.saturating_sub(1)), |(a, b)| {
+            let start = a.parse().unwrap_or(0);
+            let end = b.parse().unwrap_or(total - 1).min(total - 1);
+            (start, end)
+        });
+    let etag = format!("\"{:x}-{total}\"", file.len());
+    (
+        StatusCode::PARTIAL_CONTENT,
+        [
+            (header::ETAG.as_str(), etag),
+            (
+                "x-repo-commit",
+                "0123456789abcdef0123456789abcdef01234567".to_owned(),
+            ),
+            (
+                header::CONTENT_RANGE.as_str(),
+                format!("bytes {start}-{end}/{total}"),
+            ),
+        ],
+        bytes[start..=end].to_vec(),
+    )
+        .into_response()
+}
+
+/// A hub on 127.0.0.1 serving `repos`; runs until the test process ends.
+fn start_hub(repos: PathBuf) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            let app = Router::new()
+                .route("/{owner}/{name}/resolve/main/{file}", get(resolve))
+                .with_state(repos);
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    rx.recv().expect("hub address")
+}
+
+/// A folder of fake repositories: `tiny-clip` (complete) and `no-tokenizer`.
+fn repos() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (repo, files) in [
+        (
+            "tiny-clip",
+            &[
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "preprocessor_config.json",
+            ][..],
+        ),
+        (
+            "no-tokenizer",
+            &[
+                "config.json",
+                "model.safetensors",
+                "preprocessor_config.json",
+            ][..],
+        ),
+    ] {
+        let dir = tmp.path().join(repo);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for f in files {
+            std::fs::copy(fixture("tiny-clip").join(f), dir.join(f)).expect("copy");
+        }
+    }
+    tmp
+}
+
+#[test]
+fn pull_installs_a_model_that_list_then_shows() {
+    let repos = repos();
+    let hub = start_hub(repos.path().to_path_buf());
+    let data = tempfile::tempdir().expect("tempdir");
+
+    let out = trove(data.path())
+        .args(["model", "list"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("No models installed"), "{text}");
+    assert!(text.contains("trove model pull"), "{text}");
+
+    let out = trove(data.path())
+        .env("HF_ENDPOINT", format!("http://{hub}"))
+        .args(["model", "pull", "test/tiny-clip"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "pull failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = data.path().join("models/test--tiny-clip");
+    for f in trove_models::MODEL_FILES {
+        let got = std::fs::read(dir.join(f)).expect("installed file");
+        let want = std::fs::read(fixture("tiny-clip").join(f)).expect("fixture");
+        assert!(got == want, "{f} differs from the hub's copy");
+    }
+
+    let out = trove(data.path())
+        .env("TROVE_MODEL", "test/tiny-clip")
+        .args(["model", "list"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("test/tiny-clip"), "{text}");
+    assert!(
+        text.contains("clip") && text.contains("8-d") && text.contains("32px"),
+        "{text}"
+    );
+    assert!(text.contains("(configured)"), "{text}");
+
+    let out = trove(data.path())
+        .args(["model", "list", "--json"])
+        .output()
+        .expect("run");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed[0]["id"], "test/tiny-clip");
+    assert_eq!(listed[0]["dim"], 8);
+}
+
+#[test]
+fn a_failed_pull_explains_itself_and_installs_nothing() {
+    let repos = repos();
+    let hub = start_hub(repos.path().to_path_buf());
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = trove(data.path())
+        .env("HF_ENDPOINT", format!("http://{hub}"))
+        .args(["model", "pull", "test/no-tokenizer"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tokenizer.json"), "{err}");
+    assert!(!data.path().join("models/test--no-tokenizer").exists());
+
+    let out = trove(data.path())
+        .args(["model", "pull", "../../etc"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("repository id"));
+}
