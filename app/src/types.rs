@@ -11,6 +11,8 @@ pub struct ServerInfo {
     pub libraries: Vec<String>,
     /// Hugging Face id (or folder) of the configured embedding model.
     pub model: String,
+    /// Whether that model is installed, and if not, how to install it.
+    pub model_status: String,
     /// The compute device preference (`auto`, `cpu` or `gpu`).
     pub device: String,
 }

@@ -2,6 +2,7 @@
 
 use app::types::ServerInfo;
 
+use crate::model_store::ModelStore;
 use crate::settings::Settings;
 
 /// Everything the running server owns. Grows with the catalog, the models and the index.
@@ -14,6 +15,22 @@ impl Trove {
     pub fn open(settings: Settings) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
         Ok(Trove { settings })
+    }
+
+    /// Whether the configured model is installed, in words.
+    fn model_status(&self) -> String {
+        let store = ModelStore::new(&self.settings.data_dir);
+        match store.resolve(&self.settings.model) {
+            Ok(dir) => match store.list() {
+                Ok(models) => models
+                    .into_iter()
+                    .find(|m| m.dir == dir)
+                    .and_then(|m| Some(format!("installed: {}, {}-d", m.family?, m.dim?)))
+                    .unwrap_or_else(|| format!("model folder {}", dir.display())),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        }
     }
 
     /// The settings Trove was opened with.
@@ -33,6 +50,7 @@ impl app::ssr::Backend for Trove {
                 .map(|p| p.display().to_string())
                 .collect(),
             model: self.settings.model.clone(),
+            model_status: self.model_status(),
             device: self.settings.device.as_str().to_owned(),
         }
     }

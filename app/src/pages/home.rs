@@ -57,7 +57,10 @@ fn ServerInfoPanel(info: ServerInfo) -> impl IntoView {
             <dt class="font-medium">"Libraries"</dt>
             <dd>{libraries}</dd>
             <dt class="font-medium">"Model"</dt>
-            <dd class="font-mono text-sm">{info.model}</dd>
+            <dd>
+                <span class="font-mono text-sm">{info.model}</span>
+                <p id="model-status" class="text-sm text-stone-600 dark:text-stone-400">{info.model_status}</p>
+            </dd>
             <dt class="font-medium">"Device"</dt>
             <dd class="font-mono text-sm">{info.device}</dd>
             <dt class="font-medium">"Version"</dt>

@@ -27,6 +27,13 @@ fn serves_health_and_server_rendered_pages() {
     ] {
         assert!(home.body.contains(needle), "home page lacks {needle}");
     }
+    assert!(
+        home.body.contains("not installed")
+            && home
+                .body
+                .contains("trove model pull google/siglip-base-patch16-224"),
+        "the home page says the model is missing and how to get it"
+    );
     assert!(data_dir.is_dir(), "the data directory is created at start");
 
     let missing = get(server.addr, "/no/such/page");
