@@ -3,7 +3,8 @@
 # the right version. Sourced by scripts/run.sh and scripts/test.sh; safe to run on its own.
 #
 #   scripts/setup.sh          tools to build and run (wasm target, cargo-leptos, wasm-bindgen, npm)
-#   scripts/setup.sh test     the same, plus Debian's chromium for the end-to-end tests
+#   scripts/setup.sh test     the same, plus Debian chromium (end-to-end tests) and Mesa lavapipe
+#                             (software Vulkan, so the GPU-path tests run without a GPU)
 #
 # Only the Rust crate registry, rustup, npm and Debian are used: nothing downloads a binary from
 # anywhere else (see README, "Offline toolchain").
@@ -72,6 +73,17 @@ setup_chromium() {
   DEBIAN_FRONTEND=noninteractive need_sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 }
 
+setup_vulkan_cpu() {
+  # Mesa's software Vulkan (lavapipe): lets the tests run the burn-wgpu path without a GPU.
+  if [ "$(uname -s)" != Linux ] || ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+    return
+  fi
+  say "Debian mesa-vulkan-drivers (software Vulkan for the GPU-path tests)"
+  need_sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive need_sudo apt-get install -y -qq --no-install-recommends \
+    mesa-vulkan-drivers libvulkan1 >/dev/null
+}
+
 setup_all() {
   setup_rust
   setup_cargo_leptos
@@ -79,6 +91,7 @@ setup_all() {
   setup_node
   if [ "${1:-}" = test ]; then
     setup_chromium
+    setup_vulkan_cpu
   fi
 }
 

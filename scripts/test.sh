@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never NO_COLOR=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# Mesa's Vulkan driver complains on every start without one (CI runs without a login session).
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  export XDG_RUNTIME_DIR
+  XDG_RUNTIME_DIR=$(mktemp -d)
+fi
 t0=$SECONDS
 step() { printf '\n== [%ss] %s\n' "$((SECONDS - t0))" "$*"; }
 
@@ -30,7 +35,8 @@ step "clippy (frontend, wasm32: keeps native-only crates out of app)"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown --target-dir target/front -- -D warnings
 
 step "unit and integration tests"
-cargo test --locked
+# The wgpu parity test runs on lavapipe, installed by setup: a missing adapter is a failure here.
+TROVE_REQUIRE_GPU=1 cargo test --locked
 
 step "end-to-end (cargo leptos end-to-end, Playwright in Debian chromium)"
 e2e_data=$(mktemp -d)

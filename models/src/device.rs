@@ -101,7 +101,8 @@ fn gpu() -> Result<Compute> {
         let adapter = identity
             .as_ref()
             .map_or_else(|| "wgpu adapter".to_owned(), |i| i.name.clone());
-        let hardware = identity.as_ref().is_some_and(|i| i.physical.is_some());
+        let hardware =
+            identity.as_ref().is_some_and(|i| i.physical.is_some()) && !is_software(&adapter);
         let dtype = if device.supports_dtype(FloatDType::F16)
             && device.configure(FloatDType::F16).is_ok()
         {
@@ -119,9 +120,43 @@ fn gpu() -> Result<Compute> {
     .map_err(Error::NoGpu)
 }
 
+/// Software rasterizers that present themselves as GPUs; `auto` never picks them.
+pub fn is_software(adapter: &str) -> bool {
+    let name = adapter.to_ascii_lowercase();
+    [
+        "llvmpipe",
+        "lavapipe",
+        "swiftshader",
+        "basic render",
+        "softpipe",
+    ]
+    .iter()
+    .any(|s| name.contains(s))
+}
+
 #[cfg(not(feature = "wgpu"))]
 fn gpu() -> Result<Compute> {
     Err(Error::NoGpu(
         "this build of Trove has no GPU support (built without the `wgpu` feature)".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_adapters_are_recognised() {
+        assert!(is_software("llvmpipe (LLVM 15.0.6, 256 bits)"));
+        assert!(is_software("SwiftShader Device (Subzero)"));
+        assert!(!is_software("NVIDIA H200"));
+        assert!(!is_software("Apple M2 Pro"));
+    }
+
+    #[test]
+    fn cpu_is_always_available() {
+        let c = Compute::select(DevicePreference::Cpu).expect("cpu");
+        assert_eq!(c.kind, ComputeKind::Cpu);
+        assert_eq!(c.describe(), "cpu (fp32)");
+    }
 }

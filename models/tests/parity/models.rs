@@ -6,11 +6,21 @@ use trove_models::{Compute, Embedder, Pixels};
 
 use crate::util::{fixtures, max_abs_diff, reference, rgb};
 
-/// The bound for fp32 on the CPU backend.
+/// The bound for fp32 (CPU backend, or a GPU without fp16).
 const TOLERANCE: f32 = 1e-4;
+/// The bound for fp16 on a GPU.
+#[cfg(feature = "wgpu")]
+const TOLERANCE_FP16: f32 = 2e-2;
+/// The bound for fp32 on wgpu, whose shaders use fast approximations of exp and erf.
+#[cfg(feature = "wgpu")]
+const TOLERANCE_WGPU_FP32: f32 = 1e-3;
 
 fn check_model(dir: &Path) {
-    let model = Embedder::load(dir, &Compute::cpu()).expect("model loads");
+    check_model_on(dir, &Compute::cpu(), TOLERANCE);
+}
+
+fn check_model_on(dir: &Path, compute: &Compute, tolerance: f32) {
+    let model = Embedder::load(dir, compute).expect("model loads");
     let r = reference(dir);
 
     // Every module parameter was set from a checkpoint tensor, and every checkpoint tensor
@@ -46,7 +56,7 @@ fn check_model(dir: &Path) {
     let images = model.embed_images(&pixels).expect("images embed");
     let image_err = max_abs_diff(&images, &r.image_embeds);
     assert!(
-        image_err <= TOLERANCE,
+        image_err <= tolerance,
         "image embeddings differ by {image_err}"
     );
 
@@ -78,19 +88,20 @@ fn check_model(dir: &Path) {
     let text = model.embed_texts(&texts).expect("texts embed");
     let text_err = max_abs_diff(&text, &r.text_embeds);
     assert!(
-        text_err <= TOLERANCE,
+        text_err <= tolerance,
         "text embeddings differ by {text_err}"
     );
     // Shown with --nocapture; the figures the README reports.
     eprintln!(
-        "{}: max abs error image {image_err:.2e}, text {text_err:.2e}, pixels {pixel_err:.2e}",
-        dir.display()
+        "{} on {}: max abs error image {image_err:.2e}, text {text_err:.2e}, pixels {pixel_err:.2e}",
+        dir.display(),
+        compute.describe()
     );
 
     // A cached query is the same embedding.
     let q1 = model.embed_query(texts[0]).expect("query");
     let q2 = model.embed_query(texts[0]).expect("query");
-    assert_eq!(&q1[..], &text[0][..]);
+    assert!(max_abs_diff(&[q1.to_vec()], &text[..1]) <= tolerance);
     assert!(
         std::sync::Arc::ptr_eq(&q1, &q2),
         "second query comes from the cache"
@@ -118,5 +129,30 @@ fn full_size_checkpoints_match_transformers() {
     let dir = Path::new(&dir);
     for name in ["clip-vit-base-patch32", "siglip-base-patch16-224"] {
         check_model(&dir.join(name));
+    }
+}
+
+/// The same parity on burn-wgpu: fp16 where the adapter supports it (bound 2e-2), else fp32
+/// (bound 1e-3).
+/// Runs where a wgpu adapter exists, a GPU or Mesa's software Vulkan (lavapipe); without one
+/// it reports that and passes, unless `TROVE_REQUIRE_GPU=1` makes that a failure.
+#[cfg(feature = "wgpu")]
+#[test]
+fn tiny_models_match_transformers_on_wgpu() {
+    let compute = match Compute::select(trove_models::DevicePreference::Gpu) {
+        Ok(c) => c,
+        Err(e) if std::env::var("TROVE_REQUIRE_GPU").as_deref() != Ok("1") => {
+            eprintln!("no wgpu adapter, wgpu parity not checked: {e}");
+            return;
+        }
+        Err(e) => panic!("TROVE_REQUIRE_GPU=1 but {e}"),
+    };
+    let tolerance = if compute.dtype == burn::tensor::DType::F16 {
+        TOLERANCE_FP16
+    } else {
+        TOLERANCE_WGPU_FP32
+    };
+    for name in ["tiny-clip", "tiny-siglip"] {
+        check_model_on(&fixtures().join(name), &compute, tolerance);
     }
 }
