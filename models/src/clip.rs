@@ -9,7 +9,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{ClipConfig, ModelConfig};
-use crate::transformer::{layer_norm, linear_no_bias, Encoder};
+use crate::transformer::{layer_norm, linear_no_bias, Encoder, TextEmbeddings};
 
 /// Patch and position embeddings with a class token (`CLIPVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -62,20 +62,11 @@ impl ClipVisionTransformer {
     }
 }
 
-/// Token and position embeddings (`CLIPTextEmbeddings`).
-#[derive(Module, Debug)]
-pub struct ClipTextEmbeddings {
-    /// Token embeddings.
-    pub token_embedding: Embedding,
-    /// Learned positions.
-    pub position_embedding: Embedding,
-}
-
 /// The causal text tower (`CLIPTextTransformer`).
 #[derive(Module, Debug)]
 pub struct ClipTextTransformer {
     /// Embeddings.
-    pub embeddings: ClipTextEmbeddings,
+    pub embeddings: TextEmbeddings,
     /// The encoder, run with a causal mask.
     pub encoder: Encoder,
     /// Final norm.
@@ -129,14 +120,12 @@ impl ClipModel {
         let grid = v.image_size / v.patch_size;
         ClipModel {
             text_model: ClipTextTransformer {
-                embeddings: ClipTextEmbeddings {
-                    token_embedding: EmbeddingConfig::new(t.vocab_size, t.hidden_size).init(device),
-                    position_embedding: EmbeddingConfig::new(
-                        t.max_position_embeddings,
-                        t.hidden_size,
-                    )
-                    .init(device),
-                },
+                embeddings: TextEmbeddings::new(
+                    t.vocab_size,
+                    t.max_position_embeddings,
+                    t.hidden_size,
+                    device,
+                ),
                 encoder: Encoder::new(&whole.text_tower(), device),
                 final_layer_norm: layer_norm(t.hidden_size, t.layer_norm_eps, device),
             },

@@ -95,10 +95,7 @@ pub struct Pixels {
 impl Preprocessor {
     /// Reads `preprocessor_config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::from_json(&text).map_err(|reason| Error::Config {
             path: path.to_path_buf(),
             reason,

@@ -13,7 +13,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{ModelConfig, SiglipConfig};
-use crate::transformer::{layer_norm, Encoder, Mlp};
+use crate::transformer::{layer_norm, Encoder, Mlp, TextEmbeddings};
 
 /// Patch and position embeddings (`SiglipVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -119,20 +119,11 @@ impl SiglipVisionTransformer {
     }
 }
 
-/// Token and position embeddings (`SiglipTextEmbeddings`).
-#[derive(Module, Debug)]
-pub struct SiglipTextEmbeddings {
-    /// Tokens.
-    pub token_embedding: Embedding,
-    /// Positions.
-    pub position_embedding: Embedding,
-}
-
 /// The text tower (`SiglipTextTransformer`).
 #[derive(Module, Debug)]
 pub struct SiglipTextTransformer {
     /// Embeddings.
-    pub embeddings: SiglipTextEmbeddings,
+    pub embeddings: TextEmbeddings,
     /// Encoder, no mask.
     pub encoder: Encoder,
     /// Final norm.
@@ -178,14 +169,12 @@ impl SiglipModel {
         let embed = t.projection_size.unwrap_or(t.hidden_size);
         SiglipModel {
             text_model: SiglipTextTransformer {
-                embeddings: SiglipTextEmbeddings {
-                    token_embedding: EmbeddingConfig::new(t.vocab_size, t.hidden_size).init(device),
-                    position_embedding: EmbeddingConfig::new(
-                        t.max_position_embeddings,
-                        t.hidden_size,
-                    )
-                    .init(device),
-                },
+                embeddings: TextEmbeddings::new(
+                    t.vocab_size,
+                    t.max_position_embeddings,
+                    t.hidden_size,
+                    device,
+                ),
                 encoder: Encoder::new(&whole.text_tower(), device),
                 final_layer_norm: layer_norm(t.hidden_size, t.layer_norm_eps, device),
                 head: LinearConfig::new(t.hidden_size, embed).init(device),

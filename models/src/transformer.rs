@@ -5,11 +5,11 @@
 //! checkpoint's, so weights load without renaming.
 
 use burn::module::Module;
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{Activation, TowerConfig};
 
@@ -150,6 +150,32 @@ impl Encoder {
             x = layer.forward(x, causal);
         }
         x
+    }
+}
+
+/// Token plus learned position embeddings (`CLIPTextEmbeddings`, `SiglipTextEmbeddings`).
+#[derive(Module, Debug)]
+pub struct TextEmbeddings {
+    /// Token embeddings.
+    pub token_embedding: Embedding,
+    /// Learned positions.
+    pub position_embedding: Embedding,
+}
+
+impl TextEmbeddings {
+    /// Builds the embeddings with unloaded weights.
+    pub fn new(vocab: usize, positions: usize, hidden: usize, device: &Device) -> Self {
+        TextEmbeddings {
+            token_embedding: EmbeddingConfig::new(vocab, hidden).init(device),
+            position_embedding: EmbeddingConfig::new(positions, hidden).init(device),
+        }
+    }
+
+    /// `ids: [batch, seq]` → `[batch, seq, hidden]`, positions `0..seq`.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, s] = ids.dims();
+        let positions = self.position_embedding.weight.val().narrow(0, 0, s);
+        self.token_embedding.forward(ids) + positions.unsqueeze::<3>()
     }
 }
 
