@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The activation inside each transformer MLP (`hidden_act`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -255,6 +255,20 @@ pub enum ModelConfig {
     Siglip(SiglipConfig),
 }
 
+/// The [`TowerConfig`] of any tower config struct (they share these field names).
+macro_rules! tower {
+    ($c:expr) => {
+        TowerConfig {
+            hidden_size: $c.hidden_size,
+            intermediate_size: $c.intermediate_size,
+            num_hidden_layers: $c.num_hidden_layers,
+            num_attention_heads: $c.num_attention_heads,
+            hidden_act: $c.hidden_act,
+            layer_norm_eps: $c.layer_norm_eps,
+        }
+    };
+}
+
 #[derive(Deserialize)]
 struct Header {
     model_type: Option<String>,
@@ -263,11 +277,7 @@ struct Header {
 impl ModelConfig {
     /// Reads `config.json`, choosing the family by its `model_type`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_json(&text).map_err(|reason| Error::Config {
-            path: path.to_path_buf(),
-            reason,
-        })
+        crate::error::read_config(path, Self::from_json)
     }
 
     /// Parses the text of a `config.json`; the error says what is wrong.
@@ -290,44 +300,16 @@ impl ModelConfig {
     /// The text tower's shape.
     pub fn text_tower(&self) -> TowerConfig {
         match self {
-            ModelConfig::Clip(c) => TowerConfig {
-                hidden_size: c.text_config.hidden_size,
-                intermediate_size: c.text_config.intermediate_size,
-                num_hidden_layers: c.text_config.num_hidden_layers,
-                num_attention_heads: c.text_config.num_attention_heads,
-                hidden_act: c.text_config.hidden_act,
-                layer_norm_eps: c.text_config.layer_norm_eps,
-            },
-            ModelConfig::Siglip(c) => TowerConfig {
-                hidden_size: c.text_config.hidden_size,
-                intermediate_size: c.text_config.intermediate_size,
-                num_hidden_layers: c.text_config.num_hidden_layers,
-                num_attention_heads: c.text_config.num_attention_heads,
-                hidden_act: c.text_config.hidden_act,
-                layer_norm_eps: c.text_config.layer_norm_eps,
-            },
+            ModelConfig::Clip(c) => tower!(c.text_config),
+            ModelConfig::Siglip(c) => tower!(c.text_config),
         }
     }
 
     /// The vision tower's shape.
     pub fn vision_tower(&self) -> TowerConfig {
         match self {
-            ModelConfig::Clip(c) => TowerConfig {
-                hidden_size: c.vision_config.hidden_size,
-                intermediate_size: c.vision_config.intermediate_size,
-                num_hidden_layers: c.vision_config.num_hidden_layers,
-                num_attention_heads: c.vision_config.num_attention_heads,
-                hidden_act: c.vision_config.hidden_act,
-                layer_norm_eps: c.vision_config.layer_norm_eps,
-            },
-            ModelConfig::Siglip(c) => TowerConfig {
-                hidden_size: c.vision_config.hidden_size,
-                intermediate_size: c.vision_config.intermediate_size,
-                num_hidden_layers: c.vision_config.num_hidden_layers,
-                num_attention_heads: c.vision_config.num_attention_heads,
-                hidden_act: c.vision_config.hidden_act,
-                layer_norm_eps: c.vision_config.layer_norm_eps,
-            },
+            ModelConfig::Clip(c) => tower!(c.vision_config),
+            ModelConfig::Siglip(c) => tower!(c.vision_config),
         }
     }
 

@@ -82,10 +82,17 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Reads a text file, naming it in the error.
-pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
+/// Reads and parses a JSON config file; errors name the file.
+pub(crate) fn read_config<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
+    })?;
+    parse(&text).map_err(|reason| Error::Config {
+        path: path.to_path_buf(),
+        reason,
     })
 }

@@ -95,11 +95,7 @@ pub struct Pixels {
 impl Preprocessor {
     /// Reads `preprocessor_config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_json(&text).map_err(|reason| Error::Config {
-            path: path.to_path_buf(),
-            reason,
-        })
+        crate::error::read_config(path, Self::from_json)
     }
 
     /// Parses the text of a `preprocessor_config.json`.
