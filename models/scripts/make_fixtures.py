@@ -8,6 +8,7 @@ Run through scripts/python-env.sh's venv:
     .venv/bin/python models/scripts/make_fixtures.py tokens      # models/tests/fixtures/clip-tokens.json
     .venv/bin/python models/scripts/make_fixtures.py preprocess  # models/tests/fixtures/preprocess/
     .venv/bin/python models/scripts/make_fixtures.py full DIR    # ViT-B/32 and SigLIP B/16, random, in DIR
+    .venv/bin/python models/scripts/make_fixtures.py full DIR clip-vit-base-patch16 clip-vit-large-patch14
 
 Everything is deterministic (fixed seeds). Weights are random: these fixtures test the port, not a
 model's quality. The committed outputs are what CI's parity tests read; Python is never needed
@@ -341,19 +342,29 @@ def cmd_tiny():
                  dtype=torch.bfloat16)
 
 
-def cmd_full(dest: Path):
-    """openai/clip-vit-base-patch32 and google/siglip-base-patch16-224 configurations,
-    random weights, fp32."""
+def cmd_full(dest: Path, which=("clip-vit-base-patch32", "siglip-base-patch16-224")):
+    """openai/clip-vit-base-patch32 and google/siglip-base-patch16-224 configurations (and, on
+    request, clip-vit-base-patch16 and clip-vit-large-patch14), random weights, fp32."""
     clip_text = dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8,
                      vocab_size=49408, max_position_embeddings=77, projection_dim=512, hidden_act="quick_gelu")
     clip_vision = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                        image_size=224, patch_size=32, projection_dim=512, hidden_act="quick_gelu")
-    # The released OpenAI config says eos_token_id = 2 (the legacy argmax pooling path).
-    build_clip(dest / "clip-vit-base-patch32", clip_text, clip_vision, 512, torch.float32, eos_token_id=2)
-    tower = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
-    build_siglip(dest / "siglip-base-patch16-224",
-                 text=dict(tower, vocab_size=32000, max_position_embeddings=64),
-                 vision=dict(tower, image_size=224, patch_size=16), dtype=torch.float32)
+    # The released OpenAI configs say eos_token_id = 2 (the legacy argmax pooling path).
+    if "clip-vit-base-patch32" in which:
+        build_clip(dest / "clip-vit-base-patch32", clip_text, clip_vision, 512, torch.float32, eos_token_id=2)
+    if "clip-vit-base-patch16" in which:
+        build_clip(dest / "clip-vit-base-patch16", clip_text, dict(clip_vision, patch_size=16), 512,
+                   torch.float32, eos_token_id=2)
+    if "clip-vit-large-patch14" in which:
+        large_text = dict(clip_text, hidden_size=768, intermediate_size=3072, num_attention_heads=12, projection_dim=768)
+        large_vision = dict(clip_vision, hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                            num_attention_heads=16, patch_size=14, projection_dim=768)
+        build_clip(dest / "clip-vit-large-patch14", large_text, large_vision, 768, torch.float32, eos_token_id=2)
+    if "siglip-base-patch16-224" in which:
+        tower = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
+        build_siglip(dest / "siglip-base-patch16-224",
+                     text=dict(tower, vocab_size=32000, max_position_embeddings=64),
+                     vision=dict(tower, image_size=224, patch_size=16), dtype=torch.float32)
 
 
 def main():
@@ -368,6 +379,8 @@ def main():
         cmd_tiny()
     elif cmd == "full" and len(sys.argv) == 3:
         cmd_full(Path(sys.argv[2]))
+    elif cmd == "full" and len(sys.argv) > 3:
+        cmd_full(Path(sys.argv[2]), which=sys.argv[3:])
     else:
         sys.exit(__doc__)
 

@@ -118,17 +118,28 @@ fn tiny_siglip_bf16_checkpoint_matches_transformers() {
     check_model(&fixtures().join("tiny-siglip"));
 }
 
-/// Full-size configurations (ViT-B/32 CLIP, SigLIP B/16) with random weights, generated on
-/// demand: `.venv/bin/python models/scripts/make_fixtures.py full .data/full`, then
+/// Full-size configurations (ViT-B/32 CLIP and SigLIP B/16; ViT-B/16 and ViT-L/14 on request) with
+/// random weights, generated on demand: `.venv/bin/python models/scripts/make_fixtures.py full
+/// .data/full [clip-vit-base-patch16 clip-vit-large-patch14]`, then every generated folder is checked by
 /// `TROVE_FULL_FIXTURES=$PWD/.data/full cargo test -p trove-models --test parity -- --ignored --nocapture`
 /// (an absolute path: tests run in `models/`).
 #[test]
 #[ignore = "needs generated full-size checkpoints (see the doc comment)"]
 fn full_size_checkpoints_match_transformers() {
     let dir = std::env::var_os("TROVE_FULL_FIXTURES").expect("set TROVE_FULL_FIXTURES");
-    let dir = Path::new(&dir);
-    for name in ["clip-vit-base-patch32", "siglip-base-patch16-224"] {
-        check_model(&dir.join(name));
+    let mut models: Vec<_> = std::fs::read_dir(&dir)
+        .expect("TROVE_FULL_FIXTURES is a folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("reference.json").is_file())
+        .collect();
+    models.sort();
+    assert!(
+        !models.is_empty(),
+        "no generated models in {}",
+        Path::new(&dir).display()
+    );
+    for model in models {
+        check_model(&model);
     }
 }
 
