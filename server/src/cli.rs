@@ -22,7 +22,12 @@ With no command, trove serves the web UI.";
 
 /// Trove: local-first semantic search for your photo and meme library.
 #[derive(Debug, Parser)]
-#[command(name = "trove", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "trove",
+    version,
+    about = "Trove: local-first semantic search for your photo and meme library",
+    after_help = AFTER_HELP
+)]
 pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
