@@ -212,7 +212,8 @@ impl ModelStore {
     }
 }
 
-fn describe(dir: &Path, id: String) -> InstalledModel {
+/// What is in a model folder: family, width and size, or what is wrong with it.
+pub fn describe(dir: &Path, id: String) -> InstalledModel {
     let bytes = MODEL_FILES
         .iter()
         .filter_map(|f| std::fs::metadata(dir.join(f)).ok())

@@ -2,7 +2,7 @@
 
 use app::types::ServerInfo;
 
-use crate::model_store::ModelStore;
+use crate::model_store::{describe, ModelStore};
 use crate::settings::Settings;
 
 /// Everything the running server owns. Grows with the catalog, the models and the index.
@@ -21,14 +21,14 @@ impl Trove {
     fn model_status(&self) -> String {
         let store = ModelStore::new(&self.settings.data_dir);
         match store.resolve(&self.settings.model) {
-            Ok(dir) => match store.list() {
-                Ok(models) => models
-                    .into_iter()
-                    .find(|m| m.dir == dir)
-                    .and_then(|m| Some(format!("installed: {}, {}-d", m.family?, m.dim?)))
-                    .unwrap_or_else(|| format!("model folder {}", dir.display())),
-                Err(e) => e.to_string(),
-            },
+            Ok(dir) => {
+                let model = describe(&dir, self.settings.model.clone());
+                match (model.family, model.dim, model.problem) {
+                    (Some(family), Some(dim), None) => format!("installed: {family}, {dim}-d"),
+                    (.., Some(problem)) => problem,
+                    _ => format!("model folder {}", dir.display()),
+                }
+            }
             Err(e) => e.to_string(),
         }
     }
