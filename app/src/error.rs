@@ -14,6 +14,9 @@ pub enum AppError {
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The service is not ready yet (or could not start); the message says why.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on the server; details are in the server's log, not here.
     #[error("internal error: {0}")]
     Internal(String),
@@ -28,6 +31,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => 400,
             AppError::NotFound(_) => 404,
+            AppError::Unavailable(_) => 503,
             AppError::Internal(_) => 500,
             AppError::Transport(_) => 502,
         }

@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 /// The HTML document the server renders around [`App`].
@@ -56,6 +56,8 @@ pub fn App() -> impl IntoView {
             <main class="mx-auto max-w-6xl px-4 pb-16">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::home::HomePage/>
+                    <Route path=StaticSegment("search") view=pages::search::SearchPage/>
+                    <Route path=(StaticSegment("similar"), ParamSegment("id")) view=pages::similar::SimilarPage/>
                 </Routes>
             </main>
         </Router>

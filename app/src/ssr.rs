@@ -6,12 +6,17 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::types::ServerInfo;
+use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo};
 
-/// What server functions need from the server. Implemented by the `server` crate.
+/// What server functions need from the server. Implemented by the `server` crate; the
+/// blocking methods are called from `spawn_blocking`.
 pub trait Backend: Send + Sync + 'static {
     /// Facts about the running server.
     fn info(&self) -> ServerInfo;
+    /// The library's state (blocking: reads the catalog).
+    fn status(&self) -> LibraryStatus;
+    /// One page of results (blocking: embeds the query, reads the index and catalog).
+    fn search(&self, request: SearchRequest) -> Result<SearchPage, AppError>;
 }
 
 /// A cheap, cloneable handle to the server's [`Backend`], provided as Leptos context.

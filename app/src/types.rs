@@ -16,3 +16,121 @@ pub struct ServerInfo {
     /// The compute device preference (`auto`, `cpu` or `gpu`).
     pub device: String,
 }
+
+/// Catalog counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogCounts {
+    /// Files in the catalog.
+    pub files: u64,
+    /// Distinct images (content) with at least one file.
+    pub images: u64,
+    /// Of those, embedded with the current model (searchable).
+    pub embedded: u64,
+    /// Files that could not be indexed.
+    pub skipped: u64,
+}
+
+/// Live figures of the running (or last) crawl.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrawlProgress {
+    /// Whether a crawl is running now.
+    pub running: bool,
+    /// Whether its walk has finished (so `seen` is the total).
+    pub walked: bool,
+    /// Image files found.
+    pub seen: u64,
+    /// Files handled.
+    pub done: u64,
+    /// Newly embedded.
+    pub embedded: u64,
+    /// Moved or copied content reused without embedding.
+    pub reused: u64,
+    /// Unchanged since the last crawl.
+    pub unchanged: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Forgotten because they are gone.
+    pub removed: u64,
+    /// Seconds since it started.
+    pub elapsed_s: f64,
+    /// Images embedded per second.
+    pub rate: f64,
+    /// Estimated seconds left, once known.
+    pub eta_s: Option<f64>,
+}
+
+/// A file that could not be indexed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// Its path.
+    pub path: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The library's state, for the status API and the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryStatus {
+    /// `loading` (model and index opening), `ready`, or `error`.
+    pub state: String,
+    /// The error, when `state` is `error`.
+    pub error: Option<String>,
+    /// The model in use.
+    pub model: String,
+    /// Whether it is the built-in demo model.
+    pub demo_model: bool,
+    /// Library folders being indexed.
+    pub roots: Vec<String>,
+    /// Catalog counts.
+    pub counts: CatalogCounts,
+    /// The running or last crawl.
+    pub crawl: CrawlProgress,
+    /// How the last crawl ended, if it failed.
+    pub crawl_error: Option<String>,
+    /// The most recent skipped files (up to 50).
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// Image id: `/thumb/{id}`, `/image/{id}`, `/similar/{id}`.
+    pub id: i64,
+    /// Cosine similarity to the query.
+    pub score: f32,
+    /// Displayed width in pixels.
+    pub width: u32,
+    /// Displayed height in pixels.
+    pub height: u32,
+    /// File format.
+    pub format: String,
+    /// Capture time (EXIF, camera local time), if known.
+    pub taken_at: Option<String>,
+    /// One of its files.
+    pub path: String,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// Best first.
+    pub hits: Vec<SearchHit>,
+    /// The offset of the next page; `None` at the end.
+    pub next_offset: Option<usize>,
+}
+
+/// A search as the UI asks for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// Text, with `-term` negatives.
+    pub q: Option<String>,
+    /// Images like this one (excluding it).
+    pub similar_to: Option<i64>,
+    /// First result.
+    pub offset: usize,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// Results per page in the UI.
+pub const PAGE_SIZE: usize = 60;

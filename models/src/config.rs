@@ -297,6 +297,14 @@ impl ModelConfig {
         }
     }
 
+    /// `clip` or `siglip`, as in `model_type`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            ModelConfig::Clip(_) => "clip",
+            ModelConfig::Siglip(_) => "siglip",
+        }
+    }
+
     /// The text tower's shape.
     pub fn text_tower(&self) -> TowerConfig {
         match self {

@@ -14,6 +14,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A model folder lacks a file Trove needs.
     #[error("{dir} has no {file}: a model folder needs config.json, model.safetensors, tokenizer.json and preprocessor_config.json (as in a Hugging Face model repository)")]
     MissingFile {

@@ -21,12 +21,15 @@
 
 pub mod clip;
 pub mod config;
+pub mod demo;
 pub mod device;
 pub mod embedder;
 pub mod error;
+pub mod eval;
 pub mod loader;
 pub mod preprocess;
 pub mod siglip;
+pub mod synth;
 pub mod tokenizer;
 pub mod transformer;
 

@@ -77,6 +77,15 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// The models crate's equivalent.
+    pub fn preference(self) -> trove_models::DevicePreference {
+        match self {
+            DeviceChoice::Auto => trove_models::DevicePreference::Auto,
+            DeviceChoice::Cpu => trove_models::DevicePreference::Cpu,
+            DeviceChoice::Gpu => trove_models::DevicePreference::Gpu,
+        }
+    }
+
     /// The name used on the command line and in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,6 +103,119 @@ pub enum Command {
     Serve(ServeArgs),
     /// List installed embedding models, or download one from the Hugging Face Hub.
     Model(ModelArgs),
+    /// Crawl folders (default: the configured libraries) into the catalog: new and changed
+    /// images are decoded, embedded with the configured model and made searchable. Safe to
+    /// interrupt; the next run resumes.
+    Index(IndexArgs),
+    /// Show the catalog: libraries, counts, the last crawl and the files skipped, with reasons.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the catalog by text: `trove search "red circle"`, `trove search "dog -cat"`.
+    Search {
+        /// What to look for; words starting with `-` are excluded.
+        text: String,
+        /// Paging, filters, output.
+        #[command(flatten)]
+        options: QueryOptions,
+    },
+    /// Images that look like an indexed image (its id) or any image file.
+    Similar(SimilarArgs),
+    /// Generate Trove's captioned synthetic images (the demo library and the demo model's
+    /// training data): PNGs or raw pixels, plus captions.jsonl.
+    Synth(SynthArgs),
+}
+
+/// Options of `trove index`.
+#[derive(Debug, Clone, Args)]
+pub struct IndexArgs {
+    /// Library folders to crawl [default: the configured libraries].
+    pub folders: Vec<PathBuf>,
+    /// Skip images larger than this many megapixels (decompression bombs).
+    #[arg(long, default_value_t = 100, value_name = "MP")]
+    pub max_megapixels: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Paging, filters and output shared by `search` and `similar`.
+#[derive(Debug, Clone, Args)]
+pub struct QueryOptions {
+    /// Results per page (1–200).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Skip this many results (the `next_offset` of the previous page).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Only images under this folder.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// Captured on or after this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Captured on or before this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Camera make or model contains this.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// File format: jpeg, png, webp, gif, tiff, bmp, heic.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Order: relevance, newest or oldest (by capture date, among the relevant results).
+    #[arg(long, value_enum, default_value_t = SortChoice::Relevance)]
+    pub sort: SortChoice,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Result order.
+pub type SortChoice = crate::search::Sort;
+
+/// Options of `trove similar`.
+#[derive(Debug, Clone, Args)]
+pub struct SimilarArgs {
+    /// An image id (from search results) or an image file (in the library or not).
+    pub target: String,
+    /// Paging, filters, output.
+    #[command(flatten)]
+    pub options: QueryOptions,
+}
+
+/// Which split `trove synth` draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitChoice {
+    /// The images the demo model is trained on.
+    Train,
+    /// The held-out images (evaluation and the demo library).
+    Test,
+}
+
+/// Options of `trove synth`.
+#[derive(Debug, Clone, Args)]
+pub struct SynthArgs {
+    /// Folder to write into (created if missing).
+    pub dir: PathBuf,
+    /// How many images.
+    #[arg(long, default_value_t = 1000)]
+    pub count: u64,
+    /// Random seed: the same seed, split and count give the same images.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training or held-out images.
+    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
+    pub split: SplitChoice,
+    /// Side of the square images in pixels.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub size: u32,
+    /// Instead of PNGs, write every image resized to N×N (CLIP's bicubic) into one raw RGB
+    /// file, pixels-N.u8, for training.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(8..=1024))]
+    pub pixels: Option<u32>,
 }
 
 /// `trove model …`.
@@ -119,6 +241,20 @@ pub enum ModelAction {
     Pull {
         /// Repository id, e.g. openai/clip-vit-base-patch32 or google/siglip2-base-patch16-224.
         repo: String,
+    },
+    /// Measure the configured model (--model) on Trove's held-out synthetic images:
+    /// text-to-image recall@1 and @5 for single-attribute queries ("a green triangle") and
+    /// compound ones ("two small red circles on a blue background").
+    Eval {
+        /// Held-out images to search.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=100_000))]
+        count: u64,
+        /// Generator seed for the held-out images.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -27,6 +27,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(args) => {
             server::model_cmd::run(&settings, &args.action, &mut std::io::stdout().lock())?;
         }
+        Command::Synth(args) => server::synth_cmd::run(&args)?,
+        Command::Status { json } => {
+            server::status_cmd::run(&settings, json, &mut std::io::stdout().lock())?;
+        }
+        Command::Search { text, options } => {
+            let library = server::library::Library::open(&settings)?;
+            server::search_cmd::search_text(
+                &library,
+                &text,
+                &options,
+                &mut std::io::stdout().lock(),
+            )?;
+        }
+        Command::Similar(args) => {
+            let library = server::library::Library::open(&settings)?;
+            server::search_cmd::similar(&library, &args, &mut std::io::stdout().lock())?;
+        }
+        Command::Index(args) => {
+            server::index_cmd::run(&settings, &args, &mut std::io::stdout().lock())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

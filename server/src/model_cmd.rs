@@ -1,6 +1,11 @@
 //! `trove model list` and `trove model pull`: what a person reads.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::Context;
+use trove_models::eval::evaluate;
+use trove_models::{Compute, Embedder};
 
 use crate::cli::ModelAction;
 use crate::model_store::{InstalledModel, ModelStore, ModelStoreError};
@@ -27,6 +32,81 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
                 out,
                 "Use it with --model {repo} (or model = \"{repo}\" in the config file)."
             )?;
+        }
+        ModelAction::Eval { count, seed, json } => {
+            eval(&store, settings, *count, *seed, *json, out)?
+        }
+    }
+    Ok(())
+}
+
+fn eval(
+    store: &ModelStore,
+    settings: &Settings,
+    count: u64,
+    seed: u64,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let dir = store.resolve(&settings.model)?;
+    let compute = Compute::select(settings.device.preference())?;
+    let model = Embedder::load(&dir, &compute)
+        .with_context(|| format!("loading model {}", settings.model))?;
+    let count = usize::try_from(count)?;
+    let started = Instant::now();
+    let live = std::io::stderr().is_terminal();
+    let report = evaluate(&model, seed, count, &|done| {
+        if live {
+            eprint!("\rembedding held-out images: {done}/{count}");
+        }
+    })?;
+    if live {
+        eprintln!();
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Model {} ({}, {}-d, {}px) on {}",
+        settings.model,
+        model.config().family(),
+        model.dim(),
+        model.config().image_size(),
+        compute.describe()
+    )?;
+    writeln!(
+        out,
+        "Text-to-image search over {} held-out synthetic images (seed {seed}), {:.1} s:",
+        report.images,
+        started.elapsed().as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  {:<18} {:>7}  {:>5}  {:>5}",
+        "queries", "count", "R@1", "R@5"
+    )?;
+    for (name, r) in [
+        ("single attribute", &report.single),
+        ("compound", &report.compound),
+    ] {
+        writeln!(
+            out,
+            "  {name:<18} {:>7}  {:>5.3}  {:>5.3}",
+            r.queries, r.at1, r.at5
+        )?;
+    }
+    for (name, r) in [
+        ("single attribute", &report.single),
+        ("compound", &report.compound),
+    ] {
+        if !r.misses.is_empty() {
+            writeln!(out, "First {name} queries whose top result was wrong:")?;
+            for miss in r.misses.iter().take(5) {
+                writeln!(out, "  {:?} → {:?}", miss.query, miss.got)?;
+            }
         }
     }
     Ok(())
@@ -81,6 +161,7 @@ fn pull_hint(err: &ModelStoreError) -> Option<&'static str> {
         ModelStoreError::NotInstalled { .. }
         | ModelStoreError::BadId(_)
         | ModelStoreError::Io { .. }
+        | ModelStoreError::Demo { .. }
         | ModelStoreError::Unsupported { .. } => None,
     }
 }

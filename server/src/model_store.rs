@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use trove_models::demo::DEMO_MODEL;
 use trove_models::{ModelConfig, Preprocessor, MODEL_FILES};
 
 /// Why a model could not be found, listed or fetched.
@@ -47,6 +48,15 @@ pub enum ModelStoreError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// The built-in demo model could not be written into the store.
+    #[error("cannot install the built-in demo model into {dir}")]
+    Demo {
+        /// Its folder.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: trove_models::Error,
     },
     /// The downloaded files are not a model Trove can run.
     #[error("{repo} is not a model Trove can run")]
@@ -122,13 +132,21 @@ impl ModelStore {
         }
     }
 
-    /// The folder for `--model`: an existing folder as given, else an installed repository.
+    /// The folder for `--model`: an existing folder as given, the built-in demo model
+    /// (installed on first use), else an installed repository.
     pub fn resolve(&self, model: &str) -> Result<PathBuf, ModelStoreError> {
         let as_path = Path::new(model);
         if as_path.is_dir() {
             return Ok(as_path.to_path_buf());
         }
         let dir = self.dir_for(model)?;
+        if model == DEMO_MODEL {
+            trove_models::demo::install(&dir).map_err(|source| ModelStoreError::Demo {
+                dir: dir.clone(),
+                source,
+            })?;
+            return Ok(dir);
+        }
         if MODEL_FILES.iter().all(|f| dir.join(f).is_file()) {
             Ok(dir)
         } else {
@@ -239,13 +257,7 @@ pub fn describe(dir: &Path, id: String) -> InstalledModel {
     }
     match ModelConfig::from_file(&dir.join("config.json")) {
         Ok(cfg) => {
-            model.family = Some(
-                match cfg {
-                    ModelConfig::Clip(_) => "clip",
-                    ModelConfig::Siglip(_) => "siglip",
-                }
-                .to_owned(),
-            );
+            model.family = Some(cfg.family().to_owned());
             model.dim = Some(cfg.embed_dim());
             model.image_size = Some(cfg.image_size());
         }

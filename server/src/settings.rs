@@ -11,6 +11,8 @@ use crate::cli::{DeviceChoice, GlobalArgs};
 /// The model used when none is configured (the original prototype's choice).
 pub const DEFAULT_MODEL: &str = "openai/clip-vit-base-patch32";
 
+pub use trove_models::demo::DEMO_MODEL;
+
 /// Why the settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -63,12 +65,26 @@ pub struct Settings {
     pub libraries: Vec<PathBuf>,
     /// Model id or folder.
     pub model: String,
+    /// Where the model choice came from.
+    pub model_source: ModelSource,
     /// Device preference.
     pub device: DeviceChoice,
     /// Listen address from the config file, if any (the command line overrides it).
     pub addr: Option<SocketAddr>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// Where [`Settings::model`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// `--model`, `TROVE_MODEL` or the config file.
+    Chosen,
+    /// Nothing was chosen and the default model is installed.
+    Default,
+    /// Nothing was chosen and the default model is not installed, so the built-in demo model
+    /// is used (search works on Trove's generated images only).
+    Demo,
 }
 
 /// What the environment contributes beyond clap's own `env` handling.
@@ -127,14 +143,24 @@ impl Settings {
         } else {
             file.libraries.iter().map(|p| expand(p)).collect()
         };
+        let (model, model_source) = match args.model.clone().or(file.model) {
+            Some(model) => (model, ModelSource::Chosen),
+            None => {
+                let installed = crate::model_store::ModelStore::new(&data_dir)
+                    .resolve(DEFAULT_MODEL)
+                    .is_ok();
+                if installed {
+                    (DEFAULT_MODEL.to_owned(), ModelSource::Default)
+                } else {
+                    (DEMO_MODEL.to_owned(), ModelSource::Demo)
+                }
+            }
+        };
         Ok(Settings {
             data_dir,
             libraries,
-            model: args
-                .model
-                .clone()
-                .or(file.model)
-                .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            model,
+            model_source,
             device: args.device.or(file.device).unwrap_or_default(),
             addr: file.addr,
             config_file,
@@ -180,7 +206,8 @@ mod tests {
         let s = Settings::resolve_with(&GlobalArgs::default(), &env_with(tmp.path())).expect("ok");
         assert_eq!(s.data_dir, tmp.path().join("default-data"));
         assert!(s.libraries.is_empty());
-        assert_eq!(s.model, DEFAULT_MODEL);
+        assert_eq!(s.model, DEMO_MODEL, "the default model is not installed");
+        assert_eq!(s.model_source, ModelSource::Demo);
         assert_eq!(s.device, DeviceChoice::Auto);
         assert_eq!(s.config_file, None);
     }

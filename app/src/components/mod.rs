@@ -1,4 +1,5 @@
 //! Reusable pieces of page chrome.
 
 pub mod header;
+pub mod results;
 pub mod theme;

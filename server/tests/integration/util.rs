@@ -74,13 +74,23 @@ impl Response {
 
 /// `GET path` over a fresh connection (`Connection: close`).
 pub fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path)
+}
+
+/// `POST path` with an empty body.
+pub fn post(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "POST", path)
+}
+
+/// Any bodiless request over a fresh connection.
+pub fn request(addr: SocketAddr, method: &str, path: &str) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .expect("write request");
     let mut raw = Vec::new();

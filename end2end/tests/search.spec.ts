@@ -1,0 +1,56 @@
+import { test, expect } from '@playwright/test';
+import { shot, watchErrors } from './util';
+
+// The server runs the built-in demo model over the generated demo library (no library was
+// configured), so ranking is real: the demo model was trained on images like these.
+
+test('a shared search link renders results without JavaScript', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const res = await page.goto('/search?q=a+red+circle');
+  expect(res?.status()).toBe(200);
+  const results = page.locator('#results li.result');
+  await expect(results.first()).toBeVisible();
+  expect(await results.count()).toBeGreaterThan(3);
+  // Each result knows its size before the thumbnail loads, and links to its look-alikes.
+  const img = results.first().locator('img');
+  await expect(img).toHaveAttribute('width', /\d+/);
+  await expect(img).toHaveAttribute('height', /\d+/);
+  await expect(results.first().locator('a')).toHaveAttribute('href', /^\/similar\/\d+$/);
+  await page.screenshot({ path: shot('search-no-js'), fullPage: true });
+  await context.close();
+});
+
+test('searching from the home page finds the demo images and hydrates cleanly', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await expect(page.locator('#library-summary')).toContainText('images searchable');
+  await expect(page.locator('#demo-note')).toBeVisible();
+  await page.locator('#q').fill('a meme that says hello');
+  await page.locator('#q').press('Enter');
+  await expect(page).toHaveURL(/\/search\?q=a\+meme\+that\+says\+hello/);
+  await expect(page.locator('#results li.result').first()).toBeVisible();
+  await page.screenshot({ path: shot('search-meme'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('clicking a result shows similar images without itself', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/search?q=a+green+triangle');
+  const first = page.locator('#results li.result').first();
+  const id = await first.getAttribute('data-id');
+  await first.locator('a').click();
+  await expect(page).toHaveURL(new RegExp(`/similar/${id}$`));
+  await expect(page.locator('#source')).toBeVisible();
+  const ids = await page.locator('#results li.result').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
+  expect(ids.length).toBeGreaterThan(0);
+  expect(ids).not.toContain(id);
+  await page.screenshot({ path: shot('similar'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('bad search input gets a clear message, not a crash', async ({ request }) => {
+  const res = await request.get(`/api/search?q=${'x'.repeat(10_000)}`);
+  expect(res.status()).toBe(400);
+  expect((await res.json()).error).toContain('characters');
+});

@@ -1,0 +1,111 @@
+//! Thumbnails on disk, named by content hash: `<data>/thumbs/ab/abcdef….jpg`. The grid size is
+//! written during the crawl from the already-reduced decode; the lightbox size is made on first
+//! request. Files are written to a temporary name and renamed, so a reader never sees half a
+//! thumbnail, and identical content shares one file.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::RgbImage;
+
+/// Height of grid thumbnails in pixels (the width follows the aspect ratio).
+pub const GRID_HEIGHT: u32 = 256;
+/// Widest grid thumbnail (panoramas are cropped by the browser, not stretched).
+const GRID_MAX_WIDTH: u32 = 1024;
+/// JPEG quality of thumbnails.
+const QUALITY: u8 = 82;
+
+/// The thumbnails folder.
+#[derive(Debug, Clone)]
+pub struct Thumbnails {
+    root: PathBuf,
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(hash: &[u8]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Thumbnails {
+    /// Thumbnails under `root`.
+    pub fn new(root: &Path) -> Self {
+        Thumbnails {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Where the grid thumbnail of `hash` lives.
+    pub fn grid_path(&self, hash: &[u8]) -> PathBuf {
+        let h = hex(hash);
+        self.root.join(&h[..2]).join(format!("{h}.jpg"))
+    }
+
+    /// Writes the grid thumbnail of `hash` from `rgb` unless it exists.
+    pub fn write(&self, hash: &[u8], rgb: &RgbImage) -> std::io::Result<()> {
+        let path = self.grid_path(hash);
+        if path.is_file() {
+            return Ok(());
+        }
+        let (w, h) = rgb.dimensions();
+        let (tw, th) = grid_size(w, h);
+        let small = if (tw, th) == (w, h) {
+            rgb.clone()
+        } else {
+            image::imageops::thumbnail(rgb, tw, th)
+        };
+        write_jpeg(&path, &small)
+    }
+}
+
+/// The grid thumbnail size for an image of `w`×`h`.
+pub fn grid_size(w: u32, h: u32) -> (u32, u32) {
+    if h <= GRID_HEIGHT {
+        return (w.clamp(1, GRID_MAX_WIDTH), h.max(1));
+    }
+    let tw = (u64::from(w) * u64::from(GRID_HEIGHT) / u64::from(h)) as u32;
+    (tw.clamp(1, GRID_MAX_WIDTH), GRID_HEIGHT)
+}
+
+/// Encodes `rgb` as JPEG into `path` atomically.
+pub fn write_jpeg(path: &Path, rgb: &RgbImage) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut bytes = Cursor::new(Vec::new());
+    JpegEncoder::new_with_quality(&mut bytes, QUALITY)
+        .encode_image(rgb)
+        .map_err(std::io::Error::other)?;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let partial = path.with_extension(format!(
+        "{}.{}.partial",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&partial, bytes.into_inner())?;
+    std::fs::rename(&partial, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_thumbnails_keep_the_aspect_ratio() {
+        assert_eq!(grid_size(4000, 3000), (341, 256));
+        assert_eq!(grid_size(100, 80), (100, 80));
+        assert_eq!(grid_size(10000, 300), (1024, 256));
+    }
+
+    #[test]
+    fn writes_once_by_hash() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let thumbs = Thumbnails::new(dir.path());
+        let img = RgbImage::from_pixel(600, 400, image::Rgb([200, 10, 10]));
+        thumbs.write(&[0xab; 32], &img).expect("writes");
+        let path = thumbs.grid_path(&[0xab; 32]);
+        assert!(path.starts_with(dir.path().join("ab")));
+        let back = image::open(&path).expect("reads").to_rgb8();
+        assert_eq!(back.dimensions(), (384, 256));
+    }
+}
