@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document the server renders around [`App`].
@@ -56,8 +56,10 @@ pub fn App() -> impl IntoView {
             <main class="mx-auto max-w-6xl px-4 pb-16">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::home::HomePage/>
-                    <Route path=StaticSegment("search") view=pages::search::SearchPage/>
-                    <Route path=(StaticSegment("similar"), ParamSegment("id")) view=pages::similar::SimilarPage/>
+                    // Async: the whole page waits for its results, so a shared link shows them
+                    // even to a browser without JavaScript (streamed chunks need a script).
+                    <Route path=StaticSegment("search") view=pages::search::SearchPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("similar"), ParamSegment("id")) view=pages::similar::SimilarPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -141,7 +141,7 @@ fn options(dim: usize, quantization: ScalarKind) -> IndexOptions {
         quantization,
         connectivity: 32,
         expansion_add: 256,
-        expansion_search: 512,
+        expansion_search: 1024,
         ..IndexOptions::default()
     }
 }
