@@ -76,8 +76,8 @@ pub fn ResultGrid(page: SearchPage, #[prop(into)] more: Option<String>) -> impl 
     view! {
         <ul id="results" class="flex flex-wrap gap-2">
             {cells}
-            // Keeps the last row from stretching.
-            <li class="grow-[10]" aria-hidden="true"></li>
+            // Takes the spare width of the last row, so its images keep their proportions.
+            <li style="flex-grow:1000000" aria-hidden="true"></li>
         </ul>
         {more.map(|href| view! {
             <p class="py-6 text-center">
