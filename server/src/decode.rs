@@ -557,6 +557,24 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_exif_is_read_and_its_orientation_applied() {
+        // 32x16, red left half, blue right half; EXIF Make "TroveCam", Orientation 6 (rotate
+        // 90° clockwise to display), DateTimeOriginal 2024:05:01 13:45:10 (made with Pillow).
+        let bytes = include_bytes!("../tests/fixtures/rotated-exif.jpg");
+        let d = decode(bytes, 64, DecodeLimits::default()).expect("decodes");
+        assert_eq!(d.facts.camera_make.as_deref(), Some("TroveCam"));
+        assert_eq!(d.facts.taken_at.as_deref(), Some("2024-05-01T13:45:10"));
+        assert_eq!(d.facts.orientation, Some(6));
+        assert_eq!((d.facts.width, d.facts.height), (16, 32), "displayed size");
+        assert_eq!(d.rgb.dimensions(), (16, 32));
+        // Rotated clockwise: the red (left) half is now on top.
+        let top = d.rgb.get_pixel(8, 4).0;
+        let bottom = d.rgb.get_pixel(8, 28).0;
+        assert!(top[0] > 150 && top[2] < 90, "{top:?}");
+        assert!(bottom[2] > 150 && bottom[0] < 90, "{bottom:?}");
+    }
+
+    #[test]
     fn exif_dates_become_iso() {
         assert_eq!(
             exif_date("2024:05:01 13:45:10").as_deref(),
