@@ -677,7 +677,10 @@ fn embed_loop(
                 *first_embed = Some(Instant::now());
             }
         }
-        let pixels: Vec<Pixels> = items.iter().map(|i| i.pixels.clone()).collect();
+        let (pixels, items): (Vec<Pixels>, Vec<(FileFacts, ImageFacts)>) = items
+            .into_iter()
+            .map(|i| (i.pixels, (i.file, i.image)))
+            .unzip();
         let results: Vec<Result<Vec<f32>, String>> = match embedder.embed_images(&pixels) {
             Ok(vectors) => vectors.into_iter().map(Ok).collect(),
             // One bad image must not sink the batch: retry one by one.
@@ -691,18 +694,18 @@ fn embed_loop(
                 })
                 .collect(),
         };
-        for (item, result) in items.into_iter().zip(results) {
+        for ((file, image), result) in items.into_iter().zip(results) {
             let outcome = match result {
                 Ok(vector) => Outcome::Indexed {
-                    file: item.file,
-                    image: item.image,
+                    file,
+                    image,
                     embedding: Some(vector),
                 },
                 Err(reason) => Outcome::Skipped {
-                    root_id: item.file.root_id,
-                    path: item.file.path,
-                    size: Some(item.file.size),
-                    mtime_ns: Some(item.file.mtime_ns),
+                    root_id: file.root_id,
+                    path: file.path,
+                    size: Some(file.size),
+                    mtime_ns: Some(file.mtime_ns),
                     reason: format!("the model failed on this image: {reason}"),
                 },
             };

@@ -325,15 +325,7 @@ impl VectorIndex {
         } else {
             index.search(query, k).map_err(usearch("search"))?
         };
-        Ok(matches
-            .keys
-            .iter()
-            .zip(&matches.distances)
-            .map(|(&key, &d)| Hit {
-                id: key as i64,
-                similarity: 1.0 - d,
-            })
-            .collect())
+        Ok(hits(&matches))
     }
 
     /// The approximate search regardless of size (for recall tests and benchmarks).
@@ -344,15 +336,7 @@ impl VectorIndex {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _slot = self.gate.acquire();
         let matches = index.search(query, k).map_err(usearch("search"))?;
-        Ok(matches
-            .keys
-            .iter()
-            .zip(&matches.distances)
-            .map(|(&key, &d)| Hit {
-                id: key as i64,
-                similarity: 1.0 - d,
-            })
-            .collect())
+        Ok(hits(&matches))
     }
 
     /// The exact nearest neighbours (brute force inside usearch), regardless of size.
@@ -363,15 +347,7 @@ impl VectorIndex {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _slot = self.gate.acquire();
         let matches = index.exact_search(query, k).map_err(usearch("search"))?;
-        Ok(matches
-            .keys
-            .iter()
-            .zip(&matches.distances)
-            .map(|(&key, &d)| Hit {
-                id: key as i64,
-                similarity: 1.0 - d,
-            })
-            .collect())
+        Ok(hits(&matches))
     }
 
     /// Saves the index and its sidecar (each written to a temporary file, then renamed).
@@ -409,6 +385,19 @@ impl VectorIndex {
             .and_then(|()| std::fs::rename(&tmp, &side))
             .map_err(|source| VectorError::Io { path: side, source })
     }
+}
+
+/// usearch's matches as hits (its cosine distance is `1 - similarity`).
+fn hits(matches: &usearch::ffi::Matches) -> Vec<Hit> {
+    matches
+        .keys
+        .iter()
+        .zip(&matches.distances)
+        .map(|(&key, &d)| Hit {
+            id: key as i64,
+            similarity: 1.0 - d,
+        })
+        .collect()
 }
 
 fn sidecar_path(path: &Path) -> PathBuf {

@@ -180,6 +180,12 @@ fn params(
         .map_err(|e| Box::new(bad_request(&e.body_text())))
 }
 
+/// An image id from the URL, or a 400.
+fn image_id(raw: &str) -> Result<i64, Box<Response>> {
+    raw.parse::<i64>()
+        .map_err(|_| Box::new(bad_request("image ids are numbers")))
+}
+
 fn bad_request(message: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -207,8 +213,9 @@ async fn api_similar(
     axum::extract::Path(id): axum::extract::Path<String>,
     raw: Result<axum::extract::Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return bad_request("image ids are numbers");
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
     };
     let p = match params(raw) {
         Ok(p) => p,
@@ -261,8 +268,9 @@ async fn api_image(
     State(state): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return bad_request("image ids are numbers");
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
     };
     let trove = state.trove.clone();
     match tokio::task::spawn_blocking(move || trove.image(id)).await {
@@ -282,8 +290,9 @@ async fn thumb(
     State(state): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return bad_request("image ids are numbers");
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
     };
     let trove = state.trove.clone();
     match tokio::task::spawn_blocking(move || trove.thumbnail(id)).await {
@@ -307,8 +316,9 @@ async fn original(
     State(state): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return bad_request("image ids are numbers");
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
     };
     let trove = state.trove.clone();
     match tokio::task::spawn_blocking(move || trove.original(id)).await {

@@ -4,6 +4,15 @@ use leptos::prelude::*;
 
 use crate::types::SearchPage;
 
+/// The `offset` query parameter of a results page (0 when absent or malformed).
+pub fn offset_param(query: Memo<leptos_router::params::ParamsMap>) -> usize {
+    query
+        .read()
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0)
+}
+
 /// Height of a grid row in CSS pixels; widths follow each image's aspect ratio, known before
 /// the thumbnail loads, so nothing shifts.
 const ROW_HEIGHT: u32 = 180;

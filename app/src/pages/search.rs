@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::search_images;
-use crate::components::results::{ResultGrid, SearchBox};
+use crate::components::results::{offset_param, ResultGrid, SearchBox};
 use crate::types::{SearchRequest, PAGE_SIZE};
 
 /// Percent-encodes a query-string value.
@@ -29,13 +29,7 @@ pub fn encode(value: &str) -> String {
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let offset = move || {
-        query
-            .read()
-            .get("offset")
-            .and_then(|o| o.parse::<usize>().ok())
-            .unwrap_or(0)
-    };
+    let offset = move || offset_param(query);
     let results = Resource::new_blocking(
         move || (q(), offset()),
         |(q, offset)| async move {

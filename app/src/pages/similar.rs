@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::search_images;
-use crate::components::results::{ResultGrid, SearchBox};
+use crate::components::results::{offset_param, ResultGrid, SearchBox};
 use crate::types::{SearchRequest, PAGE_SIZE};
 
 /// The look-alikes page.
@@ -14,13 +14,7 @@ pub fn SimilarPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    let offset = move || {
-        query
-            .read()
-            .get("offset")
-            .and_then(|o| o.parse::<usize>().ok())
-            .unwrap_or(0)
-    };
+    let offset = move || offset_param(query);
     let results = Resource::new_blocking(
         move || (id(), offset()),
         |(id, offset)| async move {
