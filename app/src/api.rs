@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo};
+use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
 
 /// Facts about the running server for the home page.
 #[server(prefix = "/api/fn", endpoint = "server_info")]
@@ -37,4 +37,36 @@ async fn tokio_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| AppError::Internal(format!("a worker thread failed: {e}")))?
+}
+
+/// Who is looking: admins see the crawl controls.
+#[server(prefix = "/api/fn", endpoint = "viewer")]
+pub async fn get_viewer() -> Result<Viewer, AppError> {
+    Ok(crate::ssr::viewer())
+}
+
+/// Starts a crawl of the libraries (admins only).
+#[server(prefix = "/api/fn", endpoint = "crawl_start")]
+pub async fn start_crawl() -> Result<(), AppError> {
+    let services = admin_services()?;
+    tokio_blocking(move || services.start_crawl()).await
+}
+
+/// Stops the running crawl after its current batch (admins only).
+#[server(prefix = "/api/fn", endpoint = "crawl_stop")]
+pub async fn stop_crawl() -> Result<(), AppError> {
+    let services = admin_services()?;
+    services.stop_crawl();
+    Ok(())
+}
+
+/// The services, for an admin's request; a guest gets a 403 that says how to become one.
+#[cfg(feature = "ssr")]
+fn admin_services() -> Result<crate::ssr::Services, AppError> {
+    if !crate::ssr::viewer().admin {
+        return Err(AppError::Forbidden(
+            "only the admin may start or stop a crawl: open Trove on its own machine, or with the admin link it printed at start".into(),
+        ));
+    }
+    crate::ssr::services()
 }

@@ -14,6 +14,12 @@ pub enum AppError {
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// Only an admin may do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// It cannot be done now (a crawl is already running, say); the message says why.
+    #[error("{0}")]
+    Conflict(String),
     /// The service is not ready yet (or could not start); the message says why.
     #[error("{0}")]
     Unavailable(String),
@@ -30,7 +36,9 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::BadRequest(_) => 400,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
             AppError::Unavailable(_) => 503,
             AppError::Internal(_) => 500,
             AppError::Transport(_) => 502,

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Trove".to_owned() } else { format!("{page} · Trove") }/>
         <Router>
             <components::header::Header/>
+            <components::drop::PageInput/>
             <main class="mx-auto max-w-6xl px-4 pb-16">
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::home::HomePage/>

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo};
+use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
 
 /// What server functions need from the server. Implemented by the `server` crate; the
 /// blocking methods are called from `spawn_blocking`.
@@ -17,6 +17,24 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> LibraryStatus;
     /// One page of results (blocking: embeds the query, reads the index and catalog).
     fn search(&self, request: SearchRequest) -> Result<SearchPage, AppError>;
+    /// Starts crawling the libraries (blocking: lists the roots); the caller checked that the
+    /// viewer is an admin.
+    fn start_crawl(&self) -> Result<(), AppError>;
+    /// Asks the running crawl to stop after its current batch.
+    fn stop_crawl(&self);
+}
+
+/// Who made the request, as the server's access layer decided it: put into each request's
+/// extensions before any page or server function runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access(pub Viewer);
+
+/// The viewer of the current request (a guest when the access layer did not run).
+pub fn viewer() -> Viewer {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Access>().copied())
+        .map(|a| a.0)
+        .unwrap_or_default()
 }
 
 /// A cheap, cloneable handle to the server's [`Backend`], provided as Leptos context.

@@ -108,6 +108,10 @@ pub struct SearchHit {
     pub taken_at: Option<String>,
     /// One of its files.
     pub path: String,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Camera make and model (EXIF), if known.
+    pub camera: Option<String>,
 }
 
 /// One page of results.
@@ -117,19 +121,84 @@ pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     /// The offset of the next page; `None` at the end.
     pub next_offset: Option<usize>,
+    /// Whether the page lists the library (newest first) rather than answering a query.
+    pub browsing: bool,
 }
 
-/// A search as the UI asks for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A search as the UI asks for it. With nothing to search for (no text, image or upload) it
+/// browses the library, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+// Server functions send it form-encoded, where empty parts are left out.
+#[serde(default)]
 pub struct SearchRequest {
     /// Text, with `-term` negatives.
     pub q: Option<String>,
     /// Images like this one (excluding it).
     pub similar_to: Option<i64>,
+    /// An uploaded image, by the key `POST /api/search/image` returned.
+    pub upload: Option<String>,
+    /// Restrictions and order.
+    pub filters: SearchFilters,
     /// First result.
     pub offset: usize,
     /// Page size.
     pub limit: usize,
+}
+
+/// The refinements of a search, as they appear in its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchFilters {
+    /// Only files under this folder.
+    pub folder: Option<String>,
+    /// Captured on or after (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Captured on or before (`YYYY-MM-DD`).
+    pub to: Option<String>,
+    /// File format (`jpeg`, `png`, …).
+    pub format: Option<String>,
+    /// `relevance` (the default), `newest` or `oldest`.
+    pub sort: Option<String>,
+}
+
+impl SearchFilters {
+    /// The URL query-string keys, in the order they are written.
+    pub const KEYS: [&'static str; 5] = ["folder", "from", "to", "format", "sort"];
+
+    /// Reads the refinements from a query-string lookup; blank values are absent.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        SearchFilters {
+            folder: get("folder"),
+            from: get("from"),
+            to: get("to"),
+            format: get("format"),
+            sort: get("sort").filter(|s| s != "relevance"),
+        }
+    }
+
+    /// The set refinements as `(key, value)` pairs, in [`Self::KEYS`] order.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [&self.folder, &self.from, &self.to, &self.format, &self.sort]
+            .into_iter()
+            .zip(Self::KEYS)
+            .filter_map(|(v, k)| v.as_deref().map(|v| (k, v)))
+            .collect()
+    }
+
+    /// Whether any refinement is set.
+    pub fn is_empty(&self) -> bool {
+        *self == SearchFilters::default()
+    }
+}
+
+/// Who is looking: a guest (search and view) or an admin (may also start and stop crawls).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// A request from this machine, or with the admin token.
+    pub admin: bool,
+    /// An admin who chose to see the site as a guest does.
+    pub previewing_guest: bool,
 }
 
 /// Results per page in the UI.

@@ -34,14 +34,27 @@ test('searching from the home page finds the demo images and hydrates cleanly', 
   expect(errors).toEqual([]);
 });
 
-test('clicking a result shows similar images without itself', async ({ page }) => {
+test('clicking a result opens it large, and "Find similar" shows look-alikes without itself', async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto('/search?q=a+green+triangle');
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
   const first = page.locator('#results li.result').first();
   const id = await first.getAttribute('data-id');
   await first.locator('a').click();
+  const lightbox = page.locator('#lightbox');
+  await expect(lightbox).toBeVisible();
+  await expect(lightbox).toHaveAttribute('data-id', id!);
+  await expect(page.locator('#lightbox-facts')).toContainText('png');
+  await expect(page.locator('#lightbox-image')).toHaveJSProperty('complete', true);
+  expect(await page.locator('#lightbox-image').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await expect(page.locator('#lightbox-original')).toHaveAttribute('href', `/image/${id}`);
+  await page.locator('#lightbox-copy').click();
+  await expect(page.locator('#share-link')).toHaveValue(new RegExp(`/similar/${id}$`));
+  await page.screenshot({ path: shot('lightbox') });
+  await page.locator('#lightbox-similar').click();
   await expect(page).toHaveURL(new RegExp(`/similar/${id}$`));
   await expect(page.locator('#source')).toBeVisible();
+  await expect(page.locator('#results li.result').first()).toBeVisible();
   const ids = await page.locator('#results li.result').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
   expect(ids.length).toBeGreaterThan(0);
   expect(ids).not.toContain(id);

@@ -16,6 +16,7 @@ Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
     model = \"google/siglip-base-patch16-224\"
     device = \"auto\"
     addr = \"127.0.0.1:3000\"
+    lan = false      # true: serve the whole network (like trove serve --lan)
 
 TROVE_LIBRARY takes several folders separated like PATH (':' on Unix, ';' on Windows).
 With no command, trove serves the web UI.";
@@ -270,6 +271,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:3000, or LEPTOS_SITE_ADDR under cargo-leptos].
     #[arg(long, env = "TROVE_ADDR", value_name = "HOST:PORT")]
     pub addr: Option<SocketAddr>,
+    /// Serve every device on the local network (binds 0.0.0.0 on the port of --addr). Guests
+    /// can search and view; crawls need this machine or the admin token printed at start.
+    #[arg(long, env = "TROVE_LAN")]
+    pub lan: bool,
 }
 
 #[cfg(test)]

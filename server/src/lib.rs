@@ -1,6 +1,7 @@
 //! The native half of Trove: command line, settings, and the axum server that renders the
 //! Leptos app and answers its server functions.
 
+pub mod access;
 pub mod cli;
 pub mod crawler;
 pub mod decode;

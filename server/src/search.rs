@@ -2,11 +2,11 @@
 //! uploaded image's vector, any mix of them with negative terms, filters, a relevance cutoff,
 //! and stable pagination.
 //!
-//! A query becomes one unit vector: the mean of its positive parts minus half the mean of its
-//! negative parts, normalised. Candidates come from the vector index (exact below
-//! [`crate::vectors::EXACT_BELOW`] images, HNSW above); images without a file, filtered out or
-//! below the model's cutoff are dropped; the order is (similarity desc, id asc), so pages never
-//! overlap or leave gaps.
+//! A query becomes one unit vector: the mean of its text parts and the mean of its image parts,
+//! weighted (half each by default), minus half the mean of its negative parts, normalised.
+//! Candidates come from the vector index (exact below [`crate::vectors::EXACT_BELOW`] images,
+//! HNSW above); images without a file, filtered out or below the model's cutoff are dropped;
+//! the order is (similarity desc, id asc), so pages never overlap or leave gaps.
 
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,9 @@ pub struct Query {
     pub unlike: Vec<i64>,
     /// An uploaded image's embedding.
     pub vector: Option<Vec<f32>>,
+    /// When text and images are mixed, the images' share of the query (0 to 1; half when
+    /// unset).
+    pub image_weight: Option<f32>,
     /// Restrictions.
     pub filters: Filters,
     /// Order.
@@ -150,6 +153,11 @@ pub fn validate(query: &Query, offset: usize, limit: usize) -> Result<(), Search
             "nothing to search for: give text, an image to look like, or an image upload".into(),
         );
     }
+    if let Some(w) = query.image_weight {
+        if !(0.0..=1.0).contains(&w) {
+            return bad(format!("the image weight is between 0 and 1, not {w}"));
+        }
+    }
     if limit == 0 || limit > MAX_PAGE {
         return bad(format!("limit must be between 1 and {MAX_PAGE}"));
     }
@@ -195,18 +203,19 @@ pub fn query_vector(
     query: &Query,
 ) -> Result<Vec<f32>, SearchError> {
     let dim = library.embedder.dim();
-    let mut positive: Vec<Vec<f32>> = Vec::new();
+    let mut texts: Vec<Vec<f32>> = Vec::new();
+    let mut images: Vec<Vec<f32>> = Vec::new();
     let mut negative: Vec<Vec<f32>> = Vec::new();
     if let Some(text) = &query.text {
         let (pos, neg) = split_negatives(text);
         if !pos.is_empty() {
-            positive.push(library.embedder.embed_query(&pos)?.to_vec());
+            texts.push(library.embedder.embed_query(&pos)?.to_vec());
         }
         for term in neg {
             negative.push(library.embedder.embed_query(&term)?.to_vec());
         }
     }
-    for (ids, into) in [(&query.like, &mut positive), (&query.unlike, &mut negative)] {
+    for (ids, into) in [(&query.like, &mut images), (&query.unlike, &mut negative)] {
         for &id in ids {
             let v = store
                 .embedding(id, library.model_id)?
@@ -221,16 +230,24 @@ pub fn query_vector(
                 v.len()
             )));
         }
-        positive.push(v.clone());
+        images.push(v.clone());
     }
-    if positive.is_empty() {
+    if texts.is_empty() && images.is_empty() {
         return Err(SearchError::BadQuery(
             "only negative terms: say what to look for, too (`dog -cat`)".into(),
         ));
     }
+    // Text and images each get their share (by default half each when both are present).
+    let image_share = match (texts.is_empty(), images.is_empty()) {
+        (false, false) => query.image_weight.unwrap_or(0.5),
+        (true, _) => 1.0,
+        (false, true) => 0.0,
+    };
     let mut q = vec![0.0f32; dim];
-    for p in &positive {
-        add(&mut q, p, 1.0 / positive.len() as f32);
+    for (parts, share) in [(&texts, 1.0 - image_share), (&images, image_share)] {
+        for p in parts.iter() {
+            add(&mut q, p, share / parts.len() as f32);
+        }
     }
     if !negative.is_empty() {
         let w = NEGATIVE_WEIGHT / negative.len() as f32;

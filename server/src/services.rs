@@ -2,25 +2,26 @@
 //! [`app::ssr::Backend`]): the library (model, catalog, vector index), opened in the background
 //! at start, and the crawl controller.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use app::error::AppError;
 use app::types::{
-    CatalogCounts, CrawlProgress, LibraryStatus, SearchHit, SearchPage, SearchRequest, ServerInfo,
-    SkippedFile,
+    CatalogCounts, CrawlProgress, LibraryStatus, SearchFilters, SearchHit, SearchPage,
+    SearchRequest, ServerInfo, SkippedFile,
 };
 use trove_models::synth::{self, Output, Split};
 
 use crate::crawler::Crawler;
-use crate::decode::DecodeLimits;
+use crate::decode::{decode, DecodeLimits};
 use crate::ingest::ProgressSnapshot;
 use crate::library::{DataPaths, Library};
 use crate::model_store::{describe, ModelStore};
-use crate::search::{self, Page, Query, SearchError};
+use crate::search::{self, Filters, Hit, Query, SearchError, Sort};
 use crate::settings::{ModelSource, Settings, DEFAULT_MODEL};
 use crate::store::{ImageDetail, Store, StoreError};
-use crate::thumbs::Thumbnails;
+use crate::thumbs::{self, Thumbnails};
 
 /// Why a request to the library failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,29 @@ pub enum ServiceError {
     /// The catalog failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An uploaded image that cannot be used; the message says why.
+    #[error("{0}")]
+    BadUpload(String),
+    /// An upload key the server no longer (or never) had.
+    #[error("{0}")]
+    UploadGone(String),
+    /// A crawl cannot start now; the message says why.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Largest image accepted for search by image.
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+/// Uploaded images remembered (most recent), so their results can be paged and shared.
+const UPLOADS_KEPT: usize = 256;
+
+/// An image uploaded to search with: its embedding and a grid-sized preview. Kept in memory
+/// only; it is never added to the library.
+#[derive(Debug)]
+struct Upload {
+    model_id: i64,
+    vector: Vec<f32>,
+    thumb: Vec<u8>,
 }
 
 /// Images in the demo library generated on a first run with nothing to index.
@@ -53,6 +77,7 @@ pub struct Trove {
     paths: DataPaths,
     library: RwLock<Opening>,
     crawler: Crawler,
+    uploads: Mutex<lru::LruCache<String, Arc<Upload>>>,
 }
 
 impl Trove {
@@ -65,6 +90,9 @@ impl Trove {
             settings,
             library: RwLock::new(Opening::Loading),
             crawler: Crawler::default(),
+            uploads: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(UPLOADS_KEPT).unwrap_or(NonZeroUsize::MIN),
+            )),
         })
     }
 
@@ -182,14 +210,14 @@ impl Trove {
     }
 
     /// Starts a crawl of the libraries; the error says why not, in words.
-    pub fn start_crawl(&self) -> Result<(), String> {
-        let library = self.library().ok_or_else(|| {
-            "the library is not open yet (or failed to open: see /api/status)".to_owned()
-        })?;
-        let roots = self.roots_to_crawl().map_err(|e| format!("{e:#}"))?;
+    pub fn start_crawl(&self) -> Result<(), ServiceError> {
+        let library = self.ready()?;
+        let roots = self
+            .roots_to_crawl()
+            .map_err(|e| ServiceError::Conflict(format!("{e:#}")))?;
         self.crawler
             .start(library, roots, DecodeLimits::default())
-            .map_err(|e| e.to_string())
+            .map_err(|e| ServiceError::Conflict(e.to_string()))
     }
 
     fn ready(&self) -> Result<Arc<Library>, ServiceError> {
@@ -211,29 +239,152 @@ impl Trove {
     ) -> Result<SearchPage, ServiceError> {
         let library = self.ready()?;
         let store = Store::open(&self.paths.catalog)?;
-        let page: Page = search::search(&library, &store, query, offset, limit)?;
-        let ids: Vec<i64> = page.hits.iter().map(|h| h.id).collect();
-        let details = store.image_details(&ids)?;
-        let hits = page
-            .hits
-            .iter()
-            .filter_map(|h| {
-                let d = details.iter().find(|d| d.id == h.id)?;
-                Some(SearchHit {
-                    id: h.id,
-                    score: h.score,
-                    width: d.facts.width,
-                    height: d.facts.height,
-                    format: d.facts.format.clone(),
-                    taken_at: d.facts.taken_at.clone(),
-                    path: d.path.clone(),
-                })
-            })
-            .collect();
+        let page = search::search(&library, &store, query, offset, limit)?;
         Ok(SearchPage {
-            hits,
+            hits: search_hits(&store, &page.hits)?,
             next_offset: page.next,
+            browsing: false,
         })
+    }
+
+    /// Runs a search as the UI asks for it (blocking): a query when there is anything to
+    /// search for, else a page of the library, newest first.
+    pub fn search_request(&self, request: SearchRequest) -> Result<SearchPage, ServiceError> {
+        let (filters, sort) = filters_of(&request.filters)?;
+        let vector = match &request.upload {
+            Some(key) => Some(self.upload_vector(key)?),
+            None => None,
+        };
+        let query = Query {
+            text: request.q.filter(|q| !q.trim().is_empty()),
+            like: request.similar_to.into_iter().collect(),
+            vector,
+            filters,
+            sort,
+            ..Query::default()
+        };
+        if query.text.is_none() && query.like.is_empty() && query.vector.is_none() {
+            return self.browse(&query.filters, sort, request.offset, request.limit);
+        }
+        self.search(&query, request.offset, request.limit)
+    }
+
+    /// A page of the library itself, newest capture first (or oldest, with `Sort::Oldest`).
+    pub fn browse(
+        &self,
+        filters: &Filters,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<SearchPage, ServiceError> {
+        let library = self.ready()?;
+        if limit == 0 || limit > search::MAX_PAGE {
+            return Err(SearchError::BadQuery(format!(
+                "limit must be between 1 and {}",
+                search::MAX_PAGE
+            ))
+            .into());
+        }
+        let store = Store::open(&self.paths.catalog)?;
+        let mut ids = store.browse(
+            library.model_id,
+            filters,
+            sort == Sort::Oldest,
+            offset,
+            limit + 1,
+        )?;
+        let next_offset = (ids.len() > limit).then_some(offset + limit);
+        ids.truncate(limit);
+        let hits: Vec<Hit> = ids.into_iter().map(|id| Hit { id, score: 0.0 }).collect();
+        Ok(SearchPage {
+            hits: search_hits(&store, &hits)?,
+            next_offset,
+            browsing: true,
+        })
+    }
+
+    /// Embeds an uploaded image (blocking) and returns the key its results are found by. The
+    /// image is not added to the library; the most recent uploads are remembered in memory.
+    pub fn upload(&self, bytes: &[u8]) -> Result<String, ServiceError> {
+        let library = self.ready()?;
+        if bytes.len() > MAX_UPLOAD_BYTES {
+            return Err(ServiceError::BadUpload(format!(
+                "the image is {} MB; uploads are limited to {} MB",
+                bytes.len() / (1024 * 1024),
+                MAX_UPLOAD_BYTES / (1024 * 1024)
+            )));
+        }
+        let key = blake3::hash(bytes).to_hex()[..24].to_owned();
+        if self
+            .uploads()
+            .get(&key)
+            .is_some_and(|u| u.model_id == library.model_id)
+        {
+            return Ok(key);
+        }
+        let min_side = u32::try_from(library.embedder.config().image_size())
+            .unwrap_or(u32::MAX)
+            .max(thumbs::GRID_HEIGHT);
+        let limits = DecodeLimits {
+            max_bytes: MAX_UPLOAD_BYTES as u64,
+            ..DecodeLimits::default()
+        };
+        let decoded = decode(bytes, min_side, limits)
+            .map_err(|e| ServiceError::BadUpload(format!("the upload cannot be used: {e}")))?;
+        let (w, h) = decoded.rgb.dimensions();
+        let pixels = library
+            .embedder
+            .preprocessor()
+            .prepare(decoded.rgb.as_raw(), w as usize, h as usize)
+            .map_err(|e| ServiceError::BadUpload(format!("the upload cannot be used: {e}")))?;
+        let vector = library
+            .embedder
+            .embed_images(&[pixels])
+            .map_err(SearchError::Model)?
+            .pop()
+            .ok_or_else(|| ServiceError::BadUpload("the model returned nothing".into()))?;
+        let thumb = thumbs::jpeg(&thumbs::grid_image(&decoded.rgb))
+            .map_err(|e| ServiceError::BadUpload(format!("no preview: {e}")))?;
+        self.uploads().put(
+            key.clone(),
+            Arc::new(Upload {
+                model_id: library.model_id,
+                vector,
+                thumb,
+            }),
+        );
+        Ok(key)
+    }
+
+    fn uploads(&self) -> std::sync::MutexGuard<'_, lru::LruCache<String, Arc<Upload>>> {
+        self.uploads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn upload_entry(&self, key: &str) -> Result<Arc<Upload>, ServiceError> {
+        self.uploads().get(key).cloned().ok_or_else(|| {
+            ServiceError::UploadGone(format!(
+                "the uploaded image {key} is no longer on this server (it keeps the {UPLOADS_KEPT} most recent, until it restarts); upload it again"
+            ))
+        })
+    }
+
+    /// The embedding of a remembered upload.
+    pub fn upload_vector(&self, key: &str) -> Result<Vec<f32>, ServiceError> {
+        let library = self.ready()?;
+        let upload = self.upload_entry(key)?;
+        if upload.model_id != library.model_id {
+            return Err(ServiceError::UploadGone(
+                "the uploaded image was embedded with another model; upload it again".into(),
+            ));
+        }
+        Ok(upload.vector.clone())
+    }
+
+    /// The preview of a remembered upload (JPEG bytes).
+    pub fn upload_thumbnail(&self, key: &str) -> Result<Vec<u8>, ServiceError> {
+        Ok(self.upload_entry(key)?.thumb.clone())
     }
 
     /// What the catalog knows of an image (blocking).
@@ -251,10 +402,56 @@ impl Trove {
         Ok(std::fs::read(Thumbnails::new(&self.paths.thumbs).grid_path(&hash)).ok())
     }
 
-    /// The original file's bytes and MIME type (blocking). Only a regular file inside a
-    /// library root is ever read: the path comes from the catalog, is resolved, and checked.
+    /// The lightbox preview (about 1280 px) of an image (blocking): made from the original on
+    /// first request and kept beside the grid thumbnails.
+    pub fn preview(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
+        let store = Store::open(&self.paths.catalog)?;
+        let Some((hash, _)) = store.files_of(id)? else {
+            return Ok(None);
+        };
+        let thumbs = Thumbnails::new(&self.paths.thumbs);
+        let path = thumbs.preview_path(&hash);
+        if let Ok(bytes) = std::fs::read(&path) {
+            return Ok(Some(bytes));
+        }
+        let Some(bytes) = self.original_bytes(&store, id)? else {
+            return Ok(None);
+        };
+        let decoded = match decode(&bytes, thumbs::PREVIEW_SIDE, DecodeLimits::default()) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(id, error = %e, "no preview");
+                return Ok(None);
+            }
+        };
+        let preview = thumbs::preview_image(&decoded.rgb);
+        if let Err(e) = thumbs::write_jpeg(&path, &preview) {
+            tracing::warn!(id, error = %e, "preview not kept");
+        }
+        Ok(thumbs::jpeg(&preview).ok())
+    }
+
+    /// The original file's bytes and MIME type (blocking).
     pub fn original(&self, id: i64) -> Result<Option<(Vec<u8>, &'static str)>, ServiceError> {
         let store = Store::open(&self.paths.catalog)?;
+        Ok(self.original_bytes(&store, id)?.map(|bytes| {
+            let mime = match image::guess_format(&bytes) {
+                Ok(image::ImageFormat::Jpeg) => "image/jpeg",
+                Ok(image::ImageFormat::Png) => "image/png",
+                Ok(image::ImageFormat::WebP) => "image/webp",
+                Ok(image::ImageFormat::Gif) => "image/gif",
+                Ok(image::ImageFormat::Tiff) => "image/tiff",
+                Ok(image::ImageFormat::Bmp) => "image/bmp",
+                _ if bytes.get(4..8) == Some(b"ftyp") => "image/heic",
+                _ => "application/octet-stream",
+            };
+            (bytes, mime)
+        }))
+    }
+
+    /// The bytes of one of an image's files. Only a regular file inside a library root is ever
+    /// read: the path comes from the catalog, is resolved, and checked.
+    fn original_bytes(&self, store: &Store, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
         let Some((_, paths)) = store.files_of(id)? else {
             return Ok(None);
         };
@@ -273,16 +470,7 @@ impl Trove {
                 continue;
             }
             if let Ok(bytes) = std::fs::read(&real) {
-                let mime = match image::guess_format(&bytes) {
-                    Ok(image::ImageFormat::Jpeg) => "image/jpeg",
-                    Ok(image::ImageFormat::Png) => "image/png",
-                    Ok(image::ImageFormat::WebP) => "image/webp",
-                    Ok(image::ImageFormat::Gif) => "image/gif",
-                    Ok(image::ImageFormat::Tiff) => "image/tiff",
-                    Ok(image::ImageFormat::Bmp) => "image/bmp",
-                    _ => "application/octet-stream",
-                };
-                return Ok(Some((bytes, mime)));
+                return Ok(Some(bytes));
             }
         }
         Ok(None)
@@ -361,6 +549,63 @@ impl Trove {
     }
 }
 
+/// The wire form of result hits: the catalog's facts for each, in the hits' order (an image
+/// deleted meanwhile is left out).
+fn search_hits(store: &Store, hits: &[Hit]) -> Result<Vec<SearchHit>, ServiceError> {
+    let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+    let details = store.image_details(&ids)?;
+    Ok(hits
+        .iter()
+        .filter_map(|h| {
+            let d = details.iter().find(|d| d.id == h.id)?;
+            let f = &d.facts;
+            let camera = match (&f.camera_make, &f.camera_model) {
+                (Some(make), Some(model)) if model.starts_with(make.as_str()) => {
+                    Some(model.clone())
+                }
+                (Some(make), Some(model)) => Some(format!("{make} {model}")),
+                (one, other) => one.clone().or_else(|| other.clone()),
+            };
+            Some(SearchHit {
+                id: h.id,
+                score: h.score,
+                width: f.width,
+                height: f.height,
+                format: f.format.clone(),
+                taken_at: f.taken_at.clone(),
+                path: d.path.clone(),
+                bytes: f.bytes,
+                camera,
+            })
+        })
+        .collect())
+}
+
+/// The engine's filters and order from the UI's refinements; an unknown sort is a 400.
+pub fn filters_of(f: &SearchFilters) -> Result<(Filters, Sort), ServiceError> {
+    let sort = match f.sort.as_deref() {
+        None | Some("relevance") => Sort::Relevance,
+        Some("newest") => Sort::Newest,
+        Some("oldest") => Sort::Oldest,
+        Some(other) => {
+            return Err(SearchError::BadQuery(format!(
+                "sort is relevance, newest or oldest, not {other:?}"
+            ))
+            .into())
+        }
+    };
+    Ok((
+        Filters {
+            folder: f.folder.clone(),
+            from: f.from.clone(),
+            to: f.to.clone(),
+            camera: None,
+            format: f.format.clone(),
+        },
+        sort,
+    ))
+}
+
 /// The wire form of crawl progress.
 pub fn crawl_progress(p: &ProgressSnapshot) -> CrawlProgress {
     CrawlProgress {
@@ -388,6 +633,9 @@ pub fn app_error(e: ServiceError) -> AppError {
             AppError::NotFound(format!("image {id}"))
         }
         ServiceError::NotReady(m) => AppError::Unavailable(m),
+        ServiceError::BadUpload(m) => AppError::BadRequest(m),
+        ServiceError::UploadGone(m) => AppError::NotFound(m),
+        ServiceError::Conflict(m) => AppError::Conflict(m),
         ServiceError::Search(
             SearchError::Store(_) | SearchError::Vectors(_) | SearchError::Model(_),
         )
@@ -404,12 +652,15 @@ impl app::ssr::Backend for Trove {
     }
 
     fn search(&self, request: SearchRequest) -> Result<SearchPage, AppError> {
-        let query = Query {
-            text: request.q,
-            like: request.similar_to.into_iter().collect(),
-            ..Query::default()
-        };
-        Trove::search(self, &query, request.offset, request.limit).map_err(app_error)
+        self.search_request(request).map_err(app_error)
+    }
+
+    fn start_crawl(&self) -> Result<(), AppError> {
+        Trove::start_crawl(self).map_err(app_error)
+    }
+
+    fn stop_crawl(&self) {
+        self.crawler.stop();
     }
 
     fn info(&self) -> ServerInfo {

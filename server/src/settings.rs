@@ -54,6 +54,9 @@ pub struct ConfigFile {
     pub device: Option<DeviceChoice>,
     /// See `trove serve --addr`.
     pub addr: Option<SocketAddr>,
+    /// See `trove serve --lan`.
+    #[serde(default)]
+    pub lan: bool,
 }
 
 /// Everything a command needs to know about its configuration.
@@ -71,6 +74,8 @@ pub struct Settings {
     pub device: DeviceChoice,
     /// Listen address from the config file, if any (the command line overrides it).
     pub addr: Option<SocketAddr>,
+    /// Serve the whole network, from the config file (`trove serve --lan` also turns it on).
+    pub lan: bool,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -163,6 +168,7 @@ impl Settings {
             model_source,
             device: args.device.or(file.device).unwrap_or_default(),
             addr: file.addr,
+            lan: file.lan,
             config_file,
         })
     }

@@ -35,6 +35,15 @@ impl Thumbnails {
         }
     }
 
+    /// Where the lightbox preview of `hash` lives.
+    pub fn preview_path(&self, hash: &[u8]) -> PathBuf {
+        let h = hex(hash);
+        self.root
+            .join("preview")
+            .join(&h[..2])
+            .join(format!("{h}.jpg"))
+    }
+
     /// Where the grid thumbnail of `hash` lives.
     pub fn grid_path(&self, hash: &[u8]) -> PathBuf {
         let h = hex(hash);
@@ -47,14 +56,7 @@ impl Thumbnails {
         if path.is_file() {
             return Ok(());
         }
-        let (w, h) = rgb.dimensions();
-        let (tw, th) = grid_size(w, h);
-        let small = if (tw, th) == (w, h) {
-            rgb.clone()
-        } else {
-            image::imageops::thumbnail(rgb, tw, th)
-        };
-        write_jpeg(&path, &small)
+        write_jpeg(&path, &grid_image(rgb))
     }
 }
 
@@ -72,18 +74,54 @@ pub fn write_jpeg(path: &Path, rgb: &RgbImage) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut bytes = Cursor::new(Vec::new());
-    JpegEncoder::new_with_quality(&mut bytes, QUALITY)
-        .encode_image(rgb)
-        .map_err(std::io::Error::other)?;
+    let bytes = jpeg(rgb)?;
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let partial = path.with_extension(format!(
         "{}.{}.partial",
         std::process::id(),
         SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    std::fs::write(&partial, bytes.into_inner())?;
+    std::fs::write(&partial, bytes)?;
     std::fs::rename(&partial, path)
+}
+
+/// `rgb` as JPEG bytes at thumbnail quality.
+pub fn jpeg(rgb: &RgbImage) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Cursor::new(Vec::new());
+    JpegEncoder::new_with_quality(&mut bytes, QUALITY)
+        .encode_image(rgb)
+        .map_err(std::io::Error::other)?;
+    Ok(bytes.into_inner())
+}
+
+/// `rgb` reduced to the grid's size.
+pub fn grid_image(rgb: &RgbImage) -> RgbImage {
+    let (w, h) = rgb.dimensions();
+    let (tw, th) = grid_size(w, h);
+    if (tw, th) == (w, h) {
+        rgb.clone()
+    } else {
+        image::imageops::thumbnail(rgb, tw, th)
+    }
+}
+
+/// The longest side of a lightbox preview.
+pub const PREVIEW_SIDE: u32 = 1280;
+
+/// `rgb` reduced to fit a [`PREVIEW_SIDE`] square (never enlarged).
+pub fn preview_image(rgb: &RgbImage) -> RgbImage {
+    let (w, h) = rgb.dimensions();
+    let long = w.max(h).max(1);
+    if long <= PREVIEW_SIDE {
+        return rgb.clone();
+    }
+    let scale = |x: u32| ((u64::from(x) * u64::from(PREVIEW_SIDE) / u64::from(long)) as u32).max(1);
+    image::imageops::resize(
+        rgb,
+        scale(w),
+        scale(h),
+        image::imageops::FilterType::Triangle,
+    )
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Reusable pieces of page chrome.
 
+pub mod drop;
 pub mod header;
+pub mod lightbox;
 pub mod results;
+pub mod status;
 pub mod theme;

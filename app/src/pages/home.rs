@@ -1,36 +1,72 @@
-//! `/`: what Trove is serving, and from where.
+//! `/`: the search box, the library's live status, and the library itself to browse (newest
+//! first), so there is always something to click.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{get_library_status, get_server_info};
-use crate::components::results::SearchBox;
-use crate::types::{LibraryStatus, ServerInfo};
+use crate::api::{get_library_status, get_server_info, get_viewer, search_images};
+use crate::components::results::{ResultGrid, SearchBox};
+use crate::components::status::StatusPanel;
+use crate::types::{SearchRequest, ServerInfo, PAGE_SIZE};
 
 /// The home page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    // Blocking resource: the server waits for it, so the info is in the first HTML.
+    // Blocking resources: the server waits for them, so they are in the first HTML.
     let info = Resource::new_blocking(|| (), |_| get_server_info());
-    let status = Resource::new_blocking(|| (), |_| get_library_status());
+    let status = Resource::new_blocking(
+        || (),
+        |_| async move {
+            Ok::<_, crate::error::AppError>((get_library_status().await?, get_viewer().await?))
+        },
+    );
+    let browse = SearchRequest {
+        limit: PAGE_SIZE,
+        ..SearchRequest::default()
+    };
+    let library = Resource::new_blocking(
+        || (),
+        move |_| {
+            let request = SearchRequest {
+                limit: PAGE_SIZE,
+                ..SearchRequest::default()
+            };
+            search_images(request)
+        },
+    );
     view! {
         <Title text=""/>
         <SearchBox value=""/>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match status.await {
-                    Ok(status) => view! { <StatusPanel status/> }.into_any(),
+                    Ok((initial, viewer)) => view! { <StatusPanel initial viewer/> }.into_any(),
                     Err(err) => view! {
                         <p id="status-error" class="text-red-700 dark:text-red-400">{err.to_string()}</p>
                     }.into_any(),
                 }
             })}
         </Suspense>
-        <section class="py-10">
+        <section class="py-6">
             <h1 class="text-3xl font-semibold tracking-tight">"Your pictures, found by meaning"</h1>
             <p class="mt-2 max-w-2xl text-stone-600 dark:text-stone-400">
-                "Trove indexes the photos and memes on this machine with CLIP or SigLIP and finds them by what they show. Nothing leaves the machine."
+                "Trove indexes the photos and memes on this machine with CLIP or SigLIP and finds them by what they show. Type what you are looking for, click a picture for its look-alikes, or paste or drop an image anywhere. Nothing leaves the machine."
             </p>
+        </section>
+        <section id="browse" aria-label="Your library, newest first" class="pb-8">
+            <h2 class="pb-3 text-lg font-medium">"Your library, newest first"</h2>
+            <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
+                {move || {
+                    let request = browse.clone();
+                    Suspend::new(async move {
+                        match library.await {
+                            Ok(page) => view! { <ResultGrid first=page request/> }.into_any(),
+                            // Still opening, or failed: the status panel above says which.
+                            Err(_) => ().into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
         </section>
         <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -79,65 +115,5 @@ fn ServerInfoPanel(info: ServerInfo) -> impl IntoView {
             <dt class="font-medium">"Version"</dt>
             <dd class="font-mono text-sm">{info.version}</dd>
         </dl>
-    }
-}
-
-/// What is indexed, the crawl's progress, and what was skipped.
-#[component]
-fn StatusPanel(status: LibraryStatus) -> impl IntoView {
-    let c = &status.counts;
-    let summary = format!(
-        "{} images searchable ({} files, {} skipped)",
-        c.embedded, c.files, c.skipped
-    );
-    let crawl = status.crawl.running.then(|| {
-        let p = &status.crawl;
-        let eta = p
-            .eta_s
-            .map(|s| format!(", about {}:{:02} left", (s as u64) / 60, (s as u64) % 60))
-            .unwrap_or_default();
-        format!(
-            "Indexing: {} of {} files done, {} embedded, {:.1} images/s{eta}",
-            p.done, p.seen, p.embedded, p.rate
-        )
-    });
-    let state = match status.state.as_str() {
-        "loading" => Some("Opening the library (loading the model and the index)…".to_owned()),
-        "error" => Some(format!(
-            "The library could not open: {}",
-            status.error.clone().unwrap_or_default()
-        )),
-        _ => None,
-    };
-    let demo = status.demo_model.then(|| view! {
-        <p id="demo-note" class="text-sm text-amber-800 dark:text-amber-300">
-            "Demo model: it knows Trove's generated shapes, colours and words, not real photos. Try "
-            <a class="underline" href="/search?q=a+red+circle">"a red circle"</a> " or "
-            <a class="underline" href="/search?q=a+meme+that+says+hello">"a meme that says hello"</a>
-            ". For real photos: " <code>"trove model pull openai/clip-vit-base-patch32"</code> "."
-        </p>
-    });
-    let skipped = (!status.skipped.is_empty()).then(|| {
-        let rows = status
-            .skipped
-            .iter()
-            .take(10)
-            .map(|s| view! { <li><span class="font-mono">{s.path.clone()}</span>": "{s.reason.clone()}</li> })
-            .collect_view();
-        view! {
-            <details id="skipped" class="text-sm">
-                <summary>"Skipped files"</summary>
-                <ul class="list-inside list-disc">{rows}</ul>
-            </details>
-        }
-    });
-    view! {
-        <section id="library-status" class="space-y-1 pb-2">
-            {state.map(|s| view! { <p id="library-state">{s}</p> })}
-            <p id="library-summary" class="text-stone-700 dark:text-stone-300">{summary}</p>
-            {crawl.map(|s| view! { <p id="crawl-progress" class="text-sm">{s}</p> })}
-            {demo}
-            {skipped}
-        </section>
     }
 }

@@ -628,6 +628,57 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of the library itself, for browsing: images with a file and an embedding for
+    /// `model_id`, filtered, newest capture first (undated ones last, newest indexed first), or
+    /// oldest first. Stable across pages: the order ends on the image id.
+    pub fn browse(
+        &self,
+        model_id: i64,
+        filters: &crate::search::Filters,
+        oldest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        let folder = filters.folder.as_ref().map(|f| {
+            let mut b = path_bytes(Path::new(f));
+            if !b.ends_with(b"/") {
+                b.push(b'/');
+            }
+            b
+        });
+        let order = if oldest_first {
+            "i.taken_at IS NULL, i.taken_at ASC, i.id ASC"
+        } else {
+            "i.taken_at IS NULL, i.taken_at DESC, i.id DESC"
+        };
+        let sql = format!(
+            "SELECT i.id FROM images i
+             WHERE EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model_id = ?1)
+               AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = i.id
+                           AND (?2 IS NULL OR substr(f.path, 1, length(?2)) = ?2))
+               AND (?3 IS NULL OR substr(i.taken_at, 1, 10) >= ?3)
+               AND (?4 IS NULL OR substr(i.taken_at, 1, 10) <= ?4)
+               AND (?5 IS NULL OR i.camera_model LIKE '%' || ?5 || '%' OR i.camera_make LIKE '%' || ?5 || '%')
+               AND (?6 IS NULL OR i.format = ?6)
+             ORDER BY {order} LIMIT ?7 OFFSET ?8"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                model_id,
+                folder,
+                filters.from,
+                filters.to,
+                filters.camera,
+                filters.format.as_ref().map(|f| f.to_ascii_lowercase()),
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX),
+            ],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Details of images, in the order of `ids` (unknown or file-less ids are left out).
     pub fn image_details(&self, ids: &[i64]) -> Result<Vec<ImageDetail>> {
         let mut stmt = self.conn.prepare_cached(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use trove_models::synth::{self, write_set, Output, Query as SynthQuery, Split};
 
-use crate::util::{get, post, start_server, trove, Server};
+use crate::util::{get, post, request_with, start_server, trove, Server};
 
 const SEED: u64 = 21;
 const COUNT: u64 = 120;
@@ -22,11 +22,16 @@ fn json(addr: SocketAddr, path: &str) -> (u16, Value) {
 
 /// A server over `COUNT` generated images, once its first crawl has finished.
 fn server(tmp: &Path) -> Server {
+    server_with(tmp, &[])
+}
+
+fn server_with(tmp: &Path, env: &[(&str, &str)]) -> Server {
     let lib = tmp.join("lib");
     write_set(&lib, SEED, Split::Test, COUNT, 192, Output::Png, &|_| {}).expect("generates");
     let mut cmd = trove(&tmp.join("data"));
     cmd.args(["--model", "trove/demo-clip", "--device", "cpu", "--library"])
-        .arg(&lib);
+        .arg(&lib)
+        .envs(env.iter().copied());
     let server = start_server(cmd);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -189,5 +194,228 @@ fn bad_input_gets_a_clear_4xx_and_never_a_file_outside_the_library() {
         "{} {}",
         r.status,
         r.body
+    );
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["id"].as_i64())
+        .collect()
+}
+
+#[test]
+fn an_uploaded_image_finds_its_twin_and_mixes_with_text_and_other_images() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = server(tmp.path());
+    let addr = server.addr;
+    let file = tmp.path().join("lib").join("000005.png");
+    let bytes = std::fs::read(&file).expect("read");
+
+    // The same picture, uploaded: it is its own best match, and is not added to the library.
+    let r = request_with(addr, "POST", "/api/search/image?limit=5", &[], &bytes);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page: Value = serde_json::from_str(&r.body).expect("json");
+    let key = page["upload"].as_str().expect("upload key").to_owned();
+    assert_eq!(key.len(), 24);
+    let top = &page["hits"][0];
+    assert!(
+        top["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("000005.png")),
+        "{page:#}"
+    );
+    assert!(top["score"].as_f64().expect("score") > 0.99, "{top}");
+    assert_eq!(json(addr, "/api/status").1["counts"]["images"], COUNT);
+
+    // Its key pages on, and its preview is served.
+    let (status, first) = json(addr, &format!("/api/search?upload={key}&limit=5"));
+    assert_eq!(status, 200, "{first:#}");
+    assert_eq!(ids(&first), ids(&page));
+    let (status, second) = json(addr, &format!("/api/search?upload={key}&offset=5&limit=5"));
+    assert_eq!(status, 200);
+    assert!(ids(&second).iter().all(|id| !ids(&first).contains(id)));
+    let preview = get(addr, &format!("/upload/{key}"));
+    assert_eq!(preview.status, 200);
+    assert_eq!(preview.header("content-type"), Some("image/jpeg"));
+
+    // The no-JavaScript form: multipart, answered with a redirect to the results page.
+    let boundary = "trove-test-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&bytes);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let r = request_with(
+        addr,
+        "POST",
+        "/search/upload",
+        &[("Content-Type", &content_type)],
+        &form,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/search?upload={key}").as_str())
+    );
+    let page_html = get(addr, &format!("/search?upload={key}"));
+    assert_eq!(page_html.status, 200);
+    assert!(
+        page_html.body.contains("id=\"upload-source\""),
+        "the page shows the upload"
+    );
+    assert!(
+        page_html.body.contains("class=\"result "),
+        "and its results, server-rendered"
+    );
+
+    // Mixed: text with an image, weighted; a negative image.
+    let twin = top["id"].as_i64().expect("id");
+    for path in [
+        format!("/api/search?q=a+red+circle&like={twin}&limit=5"),
+        format!("/api/search?q=a+red+circle&like={twin}&weight=0.9&limit=5"),
+        format!("/api/search?q=shapes&unlike={twin}&limit=5"),
+        format!("/api/search?q=a+red+circle&upload={key}&limit=5"),
+    ] {
+        let (status, body) = json(addr, &path);
+        assert_eq!(status, 200, "{path}: {body:#}");
+    }
+    // With most of the weight on the image, the image's twin leads.
+    let (_, leaning) = json(
+        addr,
+        &format!("/api/search?q=a+red+circle&upload={key}&weight=0.95&limit=3"),
+    );
+    assert_eq!(ids(&leaning).first(), Some(&twin), "{leaning:#}");
+    // "Like this but not that": the runner-up, excluded, falls back.
+    let second = ids(&page)[1];
+    let (_, unliked) = json(
+        addr,
+        &format!("/api/search?upload={key}&unlike={second}&limit=5"),
+    );
+    let rank = ids(&unliked).iter().position(|&id| id == second);
+    assert!(
+        rank.is_none_or(|r| r > 1),
+        "{second} still ranks {rank:?}: {unliked:#}"
+    );
+
+    // Bad uploads and bad mixes are 4xx with a reason.
+    for (path, body, want) in [
+        ("/api/search/image", b"not an image at all".as_slice(), 400),
+        ("/api/search/image", b"".as_slice(), 400),
+        ("/api/search/image?weight=3", bytes.as_slice(), 400),
+    ] {
+        let r = request_with(addr, "POST", path, &[], body);
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{}",
+            r.body
+        );
+    }
+    for (path, want) in [
+        ("/api/search?upload=000000000000000000000000", 404),
+        ("/api/search?q=cat&like=abc", 400),
+        ("/api/search?q=cat&weight=-1", 400),
+        ("/upload/zzz", 400),
+    ] {
+        let r = get(addr, path);
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+    }
+    let huge = vec![0u8; 40 * 1024 * 1024];
+    let r = request_with(addr, "POST", "/api/search/image", &[], &huge);
+    assert_eq!(r.status, 413, "an upload over the limit is refused");
+}
+
+/// This machine's address on its network, if it has one besides loopback.
+fn lan_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+#[test]
+fn guests_on_the_network_search_but_only_the_admin_crawls() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = server_with(tmp.path(), &[("TROVE_LAN", "true")]);
+    let port = server.addr.port();
+    let token = std::fs::read_to_string(tmp.path().join("data").join("admin-token"))
+        .expect("the admin token is kept in the data directory");
+    let local: SocketAddr = ([127, 0, 0, 1], port).into();
+
+    // On this machine: admin, with the controls on the home page.
+    let home = get(local, "/");
+    assert!(
+        home.body.contains("id=\"crawl-controls\""),
+        "local admin sees the controls"
+    );
+    assert!(home.body.contains("id=\"browse\"") && home.body.contains("class=\"result "));
+    // An admin previewing the guest view sees none.
+    let guest_view = request_with(local, "GET", "/", &[("Cookie", "trove_guest=1")], b"");
+    assert!(!guest_view.body.contains("id=\"crawl-controls\""));
+    assert!(guest_view.body.contains("id=\"guest-note\""));
+    let r = request_with(
+        local,
+        "POST",
+        "/api/crawl/start",
+        &[("Cookie", "trove_guest=1")],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = get(local, "/guest?on=1");
+    assert_eq!(r.status, 303);
+    assert!(r
+        .header("set-cookie")
+        .is_some_and(|c| c.starts_with("trove_guest=1")));
+
+    // From the network: a guest, unless the token comes along.
+    let Some(ip) = lan_ip() else {
+        eprintln!("no network address on this machine: the guest path is covered by access.rs' unit tests");
+        return;
+    };
+    let lan: SocketAddr = (ip, port).into();
+    let (status, page) = json(lan, "/api/search?q=a+red+circle&limit=3");
+    assert_eq!(status, 200, "guests search: {page:#}");
+    assert_eq!(get(lan, &format!("/thumb/{}", ids(&page)[0])).status, 200);
+    let home = get(lan, "/");
+    assert_eq!(home.status, 200);
+    assert!(
+        !home.body.contains("id=\"crawl-controls\""),
+        "guests see no controls"
+    );
+    assert_eq!(post(lan, "/api/crawl/start").status, 403);
+    assert_eq!(post(lan, "/api/crawl/stop").status, 403);
+    let bearer = format!("Bearer {}", token.trim());
+    let r = request_with(
+        lan,
+        "POST",
+        "/api/crawl/start",
+        &[("Authorization", &bearer)],
+        b"",
+    );
+    assert!(
+        r.status == 202 || r.status == 409,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    let wrong = request_with(lan, "GET", "/admin?token=nope", &[], b"");
+    assert_eq!(wrong.status, 403);
+    let login = get(lan, &format!("/admin?token={}", token.trim()));
+    assert_eq!(login.status, 303);
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the admin cookie")
+        .to_owned();
+    let home = request_with(lan, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert!(
+        home.body.contains("id=\"crawl-controls\""),
+        "the admin link makes an admin"
     );
 }

@@ -13,6 +13,7 @@ pub fn trove(data_dir: &Path) -> Command {
         .env_remove("TROVE_MODEL")
         .env_remove("TROVE_DEVICE")
         .env_remove("TROVE_ADDR")
+        .env_remove("TROVE_LAN")
         .env_remove("TROVE_CONFIG")
         .env("TROVE_DATA_DIR", data_dir)
         .env("XDG_CONFIG_HOME", data_dir.join("xdg"));
@@ -84,17 +85,36 @@ pub fn post(addr: SocketAddr, path: &str) -> Response {
 
 /// Any bodiless request over a fresh connection.
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Response {
+    request_with(addr, method, path, &[], b"")
+}
+
+/// A request with headers and a body, over a fresh connection.
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write request");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write request");
+    // A server may answer (413) and close before a too-large body is all sent.
+    let _ = stream.write_all(body);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
+    if let Err(e) = stream.read_to_end(&mut raw) {
+        assert!(!raw.is_empty(), "read response: {e}");
+    }
     parse_response(&raw)
 }
 

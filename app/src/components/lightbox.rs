@@ -1,0 +1,221 @@
+//! The lightbox: one image large, with what the catalog knows of it and what can be done with
+//! it (find similar, open the original, copy a link to share). Left and right step through
+//! the loaded results; Escape closes and gives the focus back to the image in the grid.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast as _;
+
+use crate::types::SearchHit;
+
+/// Human-readable bytes (`3.2 MB`).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The overlay for the image whose id is in `open` (nothing when `None`).
+#[component]
+pub fn Lightbox(
+    hits: RwSignal<Vec<SearchHit>>,
+    open: RwSignal<Option<i64>>,
+    browsing: bool,
+) -> impl IntoView {
+    let shared = RwSignal::new(None::<String>);
+    let position = move || {
+        let id = open.get()?;
+        hits.with(|h| h.iter().position(|x| x.id == id))
+    };
+    let go = move |delta: isize| {
+        let Some(id) = open.get_untracked() else {
+            return;
+        };
+        hits.with_untracked(|h| {
+            let i = h.iter().position(|x| x.id == id)?;
+            let j = i.checked_add_signed(delta)?;
+            h.get(j).map(|x| x.id)
+        })
+        .into_iter()
+        .for_each(|next| {
+            shared.set(None);
+            open.set(Some(next));
+        });
+    };
+    let close = move || {
+        if let Some(id) = open.get_untracked() {
+            open.set(None);
+            shared.set(None);
+            // Back to where the user was in the grid.
+            let selector = format!("#results li[data-id='{id}'] > a");
+            if let Ok(Some(el)) = document().query_selector(&selector) {
+                if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+                    let _ = el.focus();
+                }
+            }
+        }
+    };
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if open.get_untracked().is_none() {
+            return;
+        }
+        match ev.key().as_str() {
+            "Escape" => close(),
+            "ArrowLeft" => go(-1),
+            "ArrowRight" => go(1),
+            _ => return,
+        }
+        ev.prevent_default();
+    });
+    on_cleanup(move || keys.remove());
+    // The dialog takes the focus when it opens, so keys and screen readers land in it.
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = dialog.get() {
+            let _ = el.focus();
+        }
+    });
+    let copy = move |id: i64| {
+        let origin = window().location().origin().unwrap_or_default();
+        let url = format!("{origin}/similar/{id}");
+        shared.set(Some(url.clone()));
+        let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
+            .ok()
+            .filter(|c| !c.is_undefined() && !c.is_null());
+        if let Some(clipboard) = clipboard {
+            let promise = clipboard
+                .unchecked_into::<web_sys::Clipboard>()
+                .write_text(&url);
+            leptos::task::spawn_local(async move {
+                // Refused (an insecure origin, no permission): the link stays shown to copy.
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            });
+        }
+    };
+
+    move || {
+        let i = position()?;
+        let (hit, count) = hits.with(|h| (h[i].clone(), h.len()));
+        let id = hit.id;
+        let facts = facts(&hit, browsing);
+        Some(view! {
+            <div
+                id="lightbox"
+                role="dialog"
+                aria-modal="true"
+                aria-label="Image details"
+                tabindex="-1"
+                node_ref=dialog
+                data-id=id.to_string()
+                class="fixed inset-0 z-50 flex flex-col bg-black/90 text-stone-100 outline-none md:flex-row"
+            >
+                <div class="relative flex min-h-0 flex-1 items-center justify-center p-2 md:p-6" on:click=move |_| close()>
+                    <img
+                        id="lightbox-image"
+                        src=format!("/preview/{id}")
+                        alt=hit.path.clone()
+                        width=hit.width.to_string()
+                        height=hit.height.to_string()
+                        class="h-auto max-h-full w-auto max-w-full object-contain"
+                        on:click=|ev| ev.stop_propagation()
+                    />
+                </div>
+                <aside class="max-h-[45vh] w-full shrink-0 space-y-4 overflow-y-auto bg-stone-900 p-4 text-sm md:max-h-none md:w-80">
+                    <div class="flex items-center justify-between">
+                        <span class="text-stone-400">{format!("{} of {count}", i + 1)}</span>
+                        <div class="flex gap-1">
+                            <button id="lightbox-prev" type="button" aria-label="Previous image" disabled=i == 0 class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(-1)>"←"</button>
+                            <button id="lightbox-next" type="button" aria-label="Next image" disabled=i + 1 == count class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(1)>"→"</button>
+                            <button id="lightbox-close" type="button" aria-label="Close" class="rounded px-2 py-1 hover:bg-stone-700" on:click=move |_| close()>"✕"</button>
+                        </div>
+                    </div>
+                    <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
+                        {facts.into_iter().map(|(k, v)| view! {
+                            <dt class="text-stone-400">{k}</dt>
+                            <dd class="break-all">{v}</dd>
+                        }).collect_view()}
+                    </dl>
+                    <div class="flex flex-wrap gap-2">
+                        <a id="lightbox-similar" href=format!("/similar/{id}") class="rounded-md bg-amber-600 px-3 py-1.5 font-medium text-white hover:bg-amber-700">"Find similar"</a>
+                        <a id="lightbox-original" href=format!("/image/{id}") target="_blank" rel="noopener" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700">"Open original"</a>
+                        <button id="lightbox-copy" type="button" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700" on:click=move |_| copy(id)>"Copy link"</button>
+                    </div>
+                    {move || shared.get().map(|url| view! {
+                        <label class="block text-stone-400">"Link to share (copied if the browser allowed it)"
+                            <input id="share-link" type="text" readonly value=url class="mt-1 w-full rounded bg-stone-800 px-2 py-1 font-mono text-xs text-stone-100" on:focus=|ev| {
+                                if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                    input.select();
+                                }
+                            }/>
+                        </label>
+                    })}
+                </aside>
+            </div>
+        })
+    }
+}
+
+/// The facts shown beside the image, in order.
+fn facts(hit: &SearchHit, browsing: bool) -> Vec<(&'static str, String)> {
+    let mut out = vec![("File", hit.path.clone())];
+    if let Some(t) = &hit.taken_at {
+        out.push(("Taken", t.replace('T', " ")));
+    }
+    if let Some(c) = &hit.camera {
+        out.push(("Camera", c.clone()));
+    }
+    out.push((
+        "Size",
+        format!(
+            "{} × {} px, {}",
+            hit.width,
+            hit.height,
+            human_bytes(hit.bytes)
+        ),
+    ));
+    out.push(("Type", hit.format.clone()));
+    if !browsing {
+        out.push(("Match", format!("{:.3}", hit.score)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_a_person_would_write_them() {
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(3_200_000), "3.2 MB");
+        assert_eq!(human_bytes(1_500), "1.5 KB");
+        assert_eq!(human_bytes(7_000_000_000_000_000), "7000.0 TB");
+    }
+
+    #[test]
+    fn facts_leave_out_what_is_unknown() {
+        let hit = SearchHit {
+            id: 1,
+            score: 0.61,
+            width: 4000,
+            height: 3000,
+            format: "jpeg".into(),
+            taken_at: Some("2021-05-01T10:00:00".into()),
+            path: "/p/a.jpg".into(),
+            bytes: 2_000_000,
+            camera: None,
+        };
+        let f = facts(&hit, false);
+        let keys: Vec<&str> = f.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["File", "Taken", "Size", "Type", "Match"]);
+        assert_eq!(f[1].1, "2021-05-01 10:00:00");
+        assert!(facts(&hit, true).iter().all(|(k, _)| *k != "Match"));
+    }
+}

@@ -1,0 +1,264 @@
+//! The library's state, kept live by the server's status event stream (`/api/status/events`):
+//! counts, the crawl's progress with rate and ETA, skipped files with their reasons, and the
+//! crawl controls for an admin.
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast as _;
+
+use crate::api::{StartCrawl, StopCrawl};
+use crate::types::{CrawlProgress, LibraryStatus, Viewer};
+
+/// `m:ss` or `h:mm:ss`.
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// One line about the running or last crawl.
+pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
+    if p.running {
+        let total = if p.walked {
+            p.seen.to_string()
+        } else {
+            format!("{}+ (still looking)", p.seen)
+        };
+        let eta = p
+            .eta_s
+            .map(|s| format!(", about {} left", clock(s)))
+            .unwrap_or_default();
+        Some(format!(
+            "Indexing: {} of {total} files done, {} embedded, {} skipped, {:.1} images/s{eta}",
+            p.done, p.embedded, p.skipped, p.rate
+        ))
+    } else if p.done > 0 || p.seen > 0 {
+        Some(format!(
+            "Last crawl: {} files in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed)",
+            p.done,
+            clock(p.elapsed_s),
+            p.embedded,
+            p.reused,
+            p.unchanged,
+            p.skipped,
+            p.removed
+        ))
+    } else {
+        None
+    }
+}
+
+/// The status panel: starts from the server-rendered `initial` and follows the event stream
+/// once hydrated.
+#[component]
+pub fn StatusPanel(initial: LibraryStatus, viewer: Viewer) -> impl IntoView {
+    let status = RwSignal::new(initial);
+    let updates = RwSignal::new(0u64);
+    // Browser-only: in a SendWrapper, as the server renders on many threads.
+    let stream = StoredValue::new(None::<SendWrapper<Stream>>);
+    Effect::new(move |_| {
+        if stream.with_value(Option::is_some) {
+            return;
+        }
+        stream.set_value(
+            Stream::open(move |s| {
+                status.set(s);
+                updates.update(|n| *n += 1);
+            })
+            .map(SendWrapper::new),
+        );
+    });
+    on_cleanup(move || {
+        stream.update_value(|s| {
+            if let Some(s) = s.take() {
+                s.source.close();
+            }
+        });
+    });
+
+    let view_status = move || {
+        let s = status.get();
+        let c = &s.counts;
+        let summary = format!(
+            "{} images searchable ({} files, {} skipped)",
+            c.embedded, c.files, c.skipped
+        );
+        let state = match s.state.as_str() {
+            "loading" => Some("Opening the library (loading the model and the index)…".to_owned()),
+            "error" => Some(format!(
+                "The library could not open: {}",
+                s.error.clone().unwrap_or_default()
+            )),
+            _ => None,
+        };
+        let p = &s.crawl;
+        let bar = (p.running && p.walked && p.seen > 0).then(|| {
+            view! { <progress id="crawl-bar" class="h-2 w-full max-w-md" max=p.seen.to_string() value=p.done.to_string()></progress> }
+        });
+        let line = crawl_line(p);
+        let crawl_error = s
+            .crawl_error
+            .clone()
+            .map(|e| view! { <p id="crawl-error" class="text-sm text-red-700 dark:text-red-400">{format!("The last crawl failed: {e}")}</p> });
+        let skipped = (!s.skipped.is_empty()).then(|| {
+            let rows = s
+                .skipped
+                .iter()
+                .map(|f| view! { <li><span class="font-mono break-all">{f.path.clone()}</span>": "{f.reason.clone()}</li> })
+                .collect_view();
+            let title = if c.skipped as usize > s.skipped.len() {
+                format!("Skipped files: the latest {} of {}", s.skipped.len(), c.skipped)
+            } else {
+                format!("Skipped files ({})", s.skipped.len())
+            };
+            view! {
+                <details id="skipped" class="text-sm">
+                    <summary class="cursor-pointer">{title}</summary>
+                    <ul class="mt-1 max-h-64 list-inside list-disc space-y-1 overflow-y-auto">{rows}</ul>
+                </details>
+            }
+        });
+        let demo = s.demo_model.then(|| view! {
+            <p id="demo-note" class="text-sm text-amber-800 dark:text-amber-300">
+                "Demo model: it knows Trove's generated shapes, colours and words, not real photos. Try "
+                <a class="underline" href="/search?q=a+red+circle">"a red circle"</a> " or "
+                <a class="underline" href="/search?q=a+meme+that+says+hello">"a meme that says hello"</a>
+                ". For real photos: " <code>"trove model pull openai/clip-vit-base-patch32"</code> "."
+            </p>
+        });
+        view! {
+            {state.map(|s| view! { <p id="library-state">{s}</p> })}
+            <p id="library-summary" class="text-stone-700 dark:text-stone-300">{summary}</p>
+            {line.map(|l| view! { <p id="crawl-progress" class="text-sm" data-running=p.running.to_string()>{l}</p> })}
+            {bar}
+            {crawl_error}
+            {demo}
+            {skipped}
+        }
+    };
+
+    view! {
+        <section id="library-status" class="space-y-1 pb-2" data-updates=move || updates.get().to_string()>
+            {view_status}
+            {viewer.admin.then(|| view! { <CrawlControls running=Signal::derive(move || status.with(|s| s.crawl.running))/> })}
+            <GuestSwitch viewer/>
+        </section>
+    }
+}
+
+/// Start and stop buttons: server-function forms, so they work with and without JavaScript.
+#[component]
+fn CrawlControls(running: Signal<bool>) -> impl IntoView {
+    let start = ServerAction::<StartCrawl>::new();
+    let stop = ServerAction::<StopCrawl>::new();
+    let message = move || {
+        let failed = |r: Option<Result<(), crate::error::AppError>>| r.and_then(Result::err);
+        failed(start.value().get())
+            .or_else(|| failed(stop.value().get()))
+            .map(|e| view! { <p id="crawl-message" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> })
+    };
+    let button = "rounded-md border border-stone-300 px-3 py-1 text-sm hover:bg-stone-100 disabled:opacity-40 dark:border-stone-700 dark:hover:bg-stone-800";
+    view! {
+        <div id="crawl-controls" class="flex flex-wrap items-center gap-2 pt-1">
+            <ActionForm action=start>
+                <button id="crawl-start" type="submit" class=button disabled=move || running.get()>"Crawl the libraries now"</button>
+            </ActionForm>
+            <ActionForm action=stop>
+                <button id="crawl-stop" type="submit" class=button disabled=move || !running.get()>"Stop the crawl"</button>
+            </ActionForm>
+            {message}
+        </div>
+    }
+}
+
+/// Lets an admin see the site as guests on the network see it, and come back.
+#[component]
+fn GuestSwitch(viewer: Viewer) -> impl IntoView {
+    if viewer.previewing_guest {
+        view! {
+            <p id="guest-note" class="text-sm text-stone-600 dark:text-stone-400">
+                "You are seeing Trove as a guest on your network sees it. "
+                <a class="underline" href="/guest?on=0" rel="external">"Back to the admin view"</a>
+            </p>
+        }
+        .into_any()
+    } else if viewer.admin {
+        view! {
+            <p class="text-sm"><a id="view-as-guest" class="text-stone-500 underline" href="/guest?on=1" rel="external">"See what guests see"</a></p>
+        }
+        .into_any()
+    } else {
+        ().into_any()
+    }
+}
+
+/// The status event stream and its listener.
+struct Stream {
+    source: web_sys::EventSource,
+    _listener: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Stream {
+    fn open(mut on_status: impl FnMut(LibraryStatus) + 'static) -> Option<Self> {
+        let source = web_sys::EventSource::new("/api/status/events").ok()?;
+        let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |ev: web_sys::MessageEvent| {
+                if let Some(s) = ev
+                    .data()
+                    .as_string()
+                    .and_then(|text| serde_json::from_str::<LibraryStatus>(&text).ok())
+                {
+                    on_status(s);
+                }
+            },
+        );
+        source
+            .add_event_listener_with_callback("status", listener.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Stream {
+            source,
+            _listener: listener,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_read_naturally() {
+        assert_eq!(clock(5.4), "0:05");
+        assert_eq!(clock(125.0), "2:05");
+        assert_eq!(clock(3_725.0), "1:02:05");
+        assert_eq!(clock(-3.0), "0:00");
+    }
+
+    #[test]
+    fn the_crawl_line_says_what_is_happening() {
+        let mut p = CrawlProgress::default();
+        assert_eq!(crawl_line(&p), None);
+        p.running = true;
+        p.seen = 40;
+        p.done = 10;
+        p.rate = 2.5;
+        p.eta_s = Some(12.0);
+        let line = crawl_line(&p).expect("running");
+        assert!(
+            line.contains("10 of 40+ (still looking)") && line.contains("0:12 left"),
+            "{line}"
+        );
+        p.running = false;
+        p.walked = true;
+        p.unchanged = 40;
+        p.done = 40;
+        let line = crawl_line(&p).expect("finished");
+        assert!(
+            line.starts_with("Last crawl: 40 files") && line.contains("40 unchanged"),
+            "{line}"
+        );
+    }
+}

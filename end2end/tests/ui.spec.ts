@@ -1,0 +1,205 @@
+import { test, expect, type Page } from '@playwright/test';
+import { shot, watchErrors } from './util';
+
+// The server runs the built-in demo model over the generated demo library of 300 images.
+
+async function hydrated(page: Page) {
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** Ids in the grid, in order. */
+async function gridIds(page: Page): Promise<string[]> {
+  return page.locator('#results li.result').evaluateAll((els) => els.map((e) => e.getAttribute('data-id') ?? ''));
+}
+
+/** Scrolls to the bottom until the grid says it has reached the end. */
+async function scrollToEnd(page: Page) {
+  const end = page.locator('#end-of-results');
+  for (let i = 0; i < 40 && !(await end.isVisible()); i++) {
+    await page.mouse.wheel(0, 20_000);
+    await page.waitForTimeout(300);
+  }
+  await expect(end).toBeVisible();
+}
+
+test('the home page browses the whole library by infinite scroll, without duplicates', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  const status = await (await page.request.get('/api/status')).json();
+  const total: number = status.counts.embedded;
+  expect(total).toBeGreaterThan(60);
+  // The first page is server-rendered; the rest arrives as the sentinel nears the viewport.
+  expect((await gridIds(page)).length).toBe(60);
+  await scrollToEnd(page);
+  const ids = await gridIds(page);
+  expect(ids.length).toBe(total);
+  expect(new Set(ids).size).toBe(ids.length);
+  await expect(page.locator('#end-of-results')).toContainText(`${total} images`);
+  await page.screenshot({ path: shot('home-browse'), fullPage: false });
+  expect(errors).toEqual([]);
+});
+
+test('a refined listing scrolls to a clear end, in its order, with no duplicate ids', async ({ page }) => {
+  const errors = watchErrors(page);
+  // No words: every PNG, oldest first (the demo images are undated, so in the order indexed).
+  await page.goto('/search?format=png&sort=oldest');
+  await hydrated(page);
+  await scrollToEnd(page);
+  const ids = (await gridIds(page)).map(Number);
+  const status = await (await page.request.get('/api/status')).json();
+  expect(ids.length).toBe(status.counts.embedded);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  await expect(page.locator('#end-of-results')).toContainText(`${ids.length} images`);
+  expect(errors).toEqual([]);
+});
+
+test('keyboard: / focuses search, arrows move through the grid, Enter opens, Escape closes', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto('/search?q=a+red+circle');
+  await hydrated(page);
+  await page.keyboard.press('/');
+  await expect(page.locator('#q')).toBeFocused();
+  await page.locator('#q').evaluate((el: HTMLInputElement) => el.blur());
+
+  const focusedId = () => page.evaluate(() => document.activeElement?.closest('li.result')?.getAttribute('data-id') ?? null);
+  const ids = await gridIds(page);
+  expect(ids.length).toBeGreaterThan(3);
+  await page.keyboard.press('ArrowRight');
+  expect(await focusedId()).toBe(ids[0]);
+  await page.keyboard.press('ArrowRight');
+  expect(await focusedId()).toBe(ids[1]);
+  await page.keyboard.press('ArrowLeft');
+  expect(await focusedId()).toBe(ids[0]);
+  // Down lands in the next row (lower on the page), if there is one.
+  const top = (id: string | null) => page.locator(`#results li[data-id="${id}"]`).evaluate((el) => el.getBoundingClientRect().top);
+  const before = await top(ids[0]);
+  await page.keyboard.press('ArrowDown');
+  const below = await focusedId();
+  if (below !== ids[0]) expect(await top(below)).toBeGreaterThan(before);
+  await page.keyboard.press('ArrowUp');
+  expect(await focusedId()).toBe(ids[0]);
+
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#lightbox')).toHaveAttribute('data-id', ids[0]);
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#lightbox')).toHaveAttribute('data-id', ids[1]);
+  await page.keyboard.press('Escape');
+  await expect(page.locator('#lightbox')).toHaveCount(0);
+  expect(await focusedId()).toBe(ids[1]);
+  expect(errors).toEqual([]);
+});
+
+/** A file made in the page from an image's thumbnail, dispatched as a drop or a paste. */
+async function sendImage(page: Page, id: string, how: 'drop' | 'paste') {
+  await page.evaluate(
+    async ({ id, how }) => {
+      const blob = await (await fetch(`/thumb/${id}`)).blob();
+      const file = new File([blob], 'picture.jpg', { type: 'image/jpeg' });
+      const data = new DataTransfer();
+      data.items.add(file);
+      if (how === 'drop') {
+        document.body.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+        document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+      } else {
+        document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+      }
+    },
+    { id, how },
+  );
+}
+
+for (const how of ['drop', 'paste'] as const) {
+  test(`an image ${how === 'drop' ? 'dropped on' : 'pasted into'} the page finds itself first`, async ({ page }) => {
+    const errors = watchErrors(page);
+    await page.goto('/');
+    await hydrated(page);
+    const id = (await gridIds(page))[7];
+    await sendImage(page, id, how);
+    await expect(page).toHaveURL(/\/search\?upload=[0-9a-f]{24}$/);
+    await expect(page.locator('#upload-source')).toBeVisible();
+    await expect(page.locator('#results li.result').first()).toHaveAttribute('data-id', id);
+    if (how === 'drop') await page.screenshot({ path: shot('search-by-image'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+}
+
+test('the "By image" file picker searches with the chosen file', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  const id = (await gridIds(page))[3];
+  const bytes = await (await page.request.get(`/image/${id}`)).body();
+  await page.locator('#image-file').setInputFiles({ name: 'mine.png', mimeType: 'image/png', buffer: bytes });
+  await expect(page).toHaveURL(/\/search\?upload=[0-9a-f]{24}$/);
+  await expect(page.locator('#results li.result').first()).toHaveAttribute('data-id', id);
+  expect(errors).toEqual([]);
+});
+
+test('something that is not an image is refused with a reason', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['hello'], 'note.png', { type: 'image/png' }));
+    document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await expect(page.locator('#upload-error')).toContainText('cannot be used');
+  await expect(page).toHaveURL(/\/$/);
+});
+
+test('refinements narrow the results and stay in the URL', async ({ page }) => {
+  await page.goto('/search?q=a+red+circle&format=jpeg');
+  await expect(page.locator('#no-results')).toBeVisible();
+  await expect(page.locator('#refine')).toHaveAttribute('open', '');
+  await page.locator('#format').selectOption('png');
+  await page.locator('#q').press('Enter');
+  await expect(page).toHaveURL(/format=png/);
+  await expect(page.locator('#results li.result').first()).toBeVisible();
+  await expect(page.locator('#format')).toHaveValue('png');
+});
+
+test('crawl progress is live, and the admin can start a crawl', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  const panel = page.locator('#library-status');
+  // The event stream updates the panel without a reload.
+  await expect(panel).toHaveAttribute('data-updates', /^[1-9]/);
+  await expect(page.locator('#crawl-controls')).toBeVisible();
+  await page.locator('#crawl-start').click();
+  await expect(page.locator('#crawl-progress')).toContainText(/Indexing|Last crawl: \d+ files/);
+  // The first crawl embedded everything; this one finds it all unchanged.
+  await expect(page.locator('#crawl-progress')).toContainText(/Last crawl: \d+ files .*\b[1-9]\d* unchanged/, { timeout: 60_000 });
+  await page.screenshot({ path: shot('home-status'), fullPage: false });
+  expect(errors).toEqual([]);
+});
+
+test('guests see no admin controls', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  await expect(page.locator('#crawl-controls')).toBeVisible();
+  await page.locator('#view-as-guest').click();
+  await expect(page.locator('#guest-note')).toBeVisible();
+  await expect(page.locator('#crawl-controls')).toHaveCount(0);
+  // A guest's request to crawl is refused by the server, not just hidden.
+  const res = await page.request.post('/api/crawl/start');
+  expect(res.status()).toBe(403);
+  await page.screenshot({ path: shot('home-guest'), fullPage: false });
+  await page.getByText('Back to the admin view').click();
+  await expect(page.locator('#crawl-controls')).toBeVisible();
+});
+
+test('a phone-sized screen gets the same search, in one column of controls', async ({ browser }) => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+  const page = await context.newPage();
+  await page.goto('/search?q=a+meme+that+says+hello');
+  await expect(page.locator('#results li.result').first()).toBeVisible();
+  // Nothing is wider than the screen.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: shot('phone-dark'), fullPage: false });
+  await context.close();
+});
