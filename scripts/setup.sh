@@ -84,25 +84,26 @@ setup_vulkan_cpu() {
     mesa-vulkan-drivers libvulkan1 >/dev/null
 }
 
-setup_libheif() {
-  # HEIC photos are decoded by the system libheif (Debian 12 ships 1.15); its headers and
-  # pkg-config file are needed to build. macOS: `brew install libheif pkg-config`.
-  if pkg-config --exists libheif 2>/dev/null; then
+setup_native_libs() {
+  # Image decoders from the system: libheif for HEIC photos (Debian 12 ships 1.15) and
+  # libjpeg-turbo for fast JPEG decoding; their headers and pkg-config files are needed to build.
+  # macOS: `brew install libheif jpeg-turbo pkg-config`.
+  if pkg-config --exists libheif libturbojpeg 2>/dev/null; then
     return
   fi
   if [ "$(uname -s)" != Linux ] || ! command -v apt-get >/dev/null; then
-    say "libheif is missing: install it (macOS: brew install libheif pkg-config) or build with --no-default-features --features gpu"
+    say "libheif or libjpeg-turbo is missing: install them (macOS: brew install libheif jpeg-turbo pkg-config) or build with --no-default-features --features gpu"
     return
   fi
-  say "Debian libheif-dev and pkg-config (HEIC decoding)"
+  say "Debian libheif-dev, libturbojpeg0-dev and pkg-config (HEIC and fast JPEG decoding)"
   need_sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive need_sudo apt-get install -y -qq --no-install-recommends \
-    libheif-dev pkg-config >/dev/null
+    libheif-dev libturbojpeg0-dev pkg-config >/dev/null
 }
 
 setup_all() {
   setup_rust
-  setup_libheif
+  setup_native_libs
   setup_cargo_leptos
   setup_wasm_bindgen
   setup_node

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
+use crate::types::{LibraryRoot, LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
 
 /// Facts about the running server for the home page.
 #[server(prefix = "/api/fn", endpoint = "server_info")]
@@ -60,12 +60,33 @@ pub async fn stop_crawl() -> Result<(), AppError> {
     Ok(())
 }
 
+/// The library folders and how many files each holds.
+#[server(prefix = "/api/fn", endpoint = "libraries")]
+pub async fn get_libraries() -> Result<Vec<LibraryRoot>, AppError> {
+    let services = crate::ssr::services()?;
+    tokio_blocking(move || services.libraries()).await
+}
+
+/// Adds a library folder and crawls it (admins only).
+#[server(prefix = "/api/fn", endpoint = "library_add")]
+pub async fn add_library(path: String) -> Result<String, AppError> {
+    let services = admin_services()?;
+    tokio_blocking(move || services.add_library(&path)).await
+}
+
+/// Forgets a library folder and its images (admins only); the files themselves are untouched.
+#[server(prefix = "/api/fn", endpoint = "library_remove")]
+pub async fn remove_library(path: String) -> Result<String, AppError> {
+    let services = admin_services()?;
+    tokio_blocking(move || services.remove_library(&path)).await
+}
+
 /// The services, for an admin's request; a guest gets a 403 that says how to become one.
 #[cfg(feature = "ssr")]
 fn admin_services() -> Result<crate::ssr::Services, AppError> {
     if !crate::ssr::viewer().admin {
         return Err(AppError::Forbidden(
-            "only the admin may start or stop a crawl: open Trove on its own machine, or with the admin link it printed at start".into(),
+            "only the admin may change the libraries or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start".into(),
         ));
     }
     crate::ssr::services()

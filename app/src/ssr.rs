@@ -6,7 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::types::{LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
+use crate::types::{LibraryRoot, LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
 
 /// What server functions need from the server. Implemented by the `server` crate; the
 /// blocking methods are called from `spawn_blocking`.
@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync + 'static {
     fn start_crawl(&self) -> Result<(), AppError>;
     /// Asks the running crawl to stop after its current batch.
     fn stop_crawl(&self);
+    /// The library folders (blocking: reads the catalog).
+    fn libraries(&self) -> Result<Vec<LibraryRoot>, AppError>;
+    /// Adds a library folder and crawls it (blocking); the answer says what happened.
+    fn add_library(&self, path: &str) -> Result<String, AppError>;
+    /// Forgets a library folder and its images (blocking); the answer says how many.
+    fn remove_library(&self, path: &str) -> Result<String, AppError>;
 }
 
 /// Who made the request, as the server's access layer decided it: put into each request's

@@ -192,6 +192,18 @@ impl SearchFilters {
     }
 }
 
+/// A library folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryRoot {
+    /// Its path.
+    pub path: String,
+    /// Files of it in the catalog.
+    pub files: u64,
+    /// Whether it comes from the configuration (`--library`, `TROVE_LIBRARY`, the config file),
+    /// so the UI cannot remove it.
+    pub configured: bool,
+}
+
 /// Who is looking: a guest (search and view) or an admin (may also start and stop crawls).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {

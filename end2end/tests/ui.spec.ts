@@ -203,3 +203,41 @@ test('a phone-sized screen gets the same search, in one column of controls', asy
   await page.screenshot({ path: shot('phone-dark'), fullPage: false });
   await context.close();
 });
+
+test('the admin adds a library folder, sees it crawled, and removes it', async ({ page }) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  // A folder the server can read, holding two pictures.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trove-e2e-'));
+  const ids = await gridIds(page);
+  for (const [i, id] of ids.slice(0, 2).entries()) {
+    const bytes = await (await page.request.get(`/image/${id}`)).body();
+    fs.writeFileSync(path.join(dir, `picture-${i}.png`), bytes);
+  }
+  const input = page.locator('#library-path');
+  await input.fill('/no/such/folder');
+  await page.locator('#add-library button').click();
+  await expect(page.locator('#library-message')).toContainText('cannot be opened');
+  await input.fill(dir);
+  await page.locator('#add-library button').click();
+  await expect(page.locator('#library-message')).toContainText('added');
+  const row = page.locator(`#libraries li[data-path="${dir}"]`);
+  await expect(row).toBeVisible();
+  // The crawl it started finds both files.
+  await expect(async () => {
+    const roots = await (await page.request.get('/api/libraries')).json();
+    expect(roots.find((r: { path: string }) => r.path === dir)?.files).toBe(2);
+    const status = await (await page.request.get('/api/status')).json();
+    expect(status.crawl.running).toBe(false);
+  }).toPass({ timeout: 60_000 });
+  await page.screenshot({ path: shot('home-libraries'), fullPage: true });
+  await row.locator('.remove-library').click();
+  await expect(page.locator('#library-message')).toContainText('removed');
+  await expect(row).toHaveCount(0);
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(errors).toEqual([]);
+});

@@ -12,7 +12,9 @@ training.json with the settings and the loss curve. Trove's own evaluation of th
 is `trove model eval --model <folder>`.
 
 Fixed seed, fixed step count: the same command gives the same weights on the same machine.
-About 25 minutes on a 2-core x86 CPU.
+The towers run under bfloat16 autocast (weights and optimiser stay fp32), about twice as fast
+as fp32 on a CPU with AVX-512 BF16; `--precision fp32` turns it off. About 28 minutes on a
+2-core x86 CPU (AMD EPYC, AVX-512 BF16).
 """
 
 from __future__ import annotations
@@ -145,11 +147,13 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="model folder to write")
     ap.add_argument("--work", type=Path, default=ROOT / ".data" / "demo-train", help="generated data (reused)")
     ap.add_argument("--train", type=int, default=60000, help="training images")
-    ap.add_argument("--steps", type=int, default=1350)
+    ap.add_argument("--steps", type=int, default=1800)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                    help="autocast precision of the forward pass")
     ap.add_argument("--trove", help="path to a built trove binary (default: cargo run)")
     args = ap.parse_args()
 
@@ -209,8 +213,11 @@ def main() -> None:
                 target[r, column[c]] = 1.0
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        img = F.normalize(model.get_image_features(pixel_values=train.images(idx)).pooler_output, dim=-1)
-        txt = F.normalize(model.get_text_features(input_ids=ids[uniq]).pooler_output, dim=-1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            img = model.get_image_features(pixel_values=train.images(idx)).pooler_output
+            txt = model.get_text_features(input_ids=ids[uniq]).pooler_output
+        img = F.normalize(img.float(), dim=-1)
+        txt = F.normalize(txt.float(), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
         loss_i = -(F.log_softmax(logits, dim=1) * target / target.sum(1, keepdim=True)).sum(1).mean()
         loss_t = -(F.log_softmax(logits, dim=0) * target / target.sum(0, keepdim=True)).sum(0).mean()
@@ -242,6 +249,7 @@ def main() -> None:
     (out / "training.json").write_text(json.dumps({
         "generator": f"trove synth --split train --count {args.train} --seed {args.seed} --size {RENDER} --pixels {SIZE}",
         "parameters": params, "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+        "precision": args.precision,
         "threads": args.threads, "torch": torch.__version__, "seconds": round(time.time() - started),
         "log": log,
     }, indent=1) + "\n")

@@ -47,6 +47,46 @@ pub struct EvalReport {
     /// The held-out images' full captions that say more than one thing: counts, sizes,
     /// positions, backgrounds, two groups, both lines of a meme.
     pub compound: Recall,
+    /// Where a text query's relevance cutoff belongs for this model (all queries, all images).
+    pub cutoff: Calibration,
+}
+
+/// The similarity scale of a model: how relevant and irrelevant (query, image) pairs score.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Calibration {
+    /// 95% of relevant pairs score at least this: the suggested text cutoff.
+    pub relevant_p05: f32,
+    /// Half of relevant pairs score at least this.
+    pub relevant_p50: f32,
+    /// Half of irrelevant pairs score below this.
+    pub irrelevant_p50: f32,
+    /// 99% of irrelevant pairs score below this.
+    pub irrelevant_p99: f32,
+}
+
+impl Calibration {
+    fn from(mut relevant: Vec<f32>, mut irrelevant: Vec<f32>) -> Self {
+        relevant.sort_by(f32::total_cmp);
+        irrelevant.sort_by(f32::total_cmp);
+        let at = |v: &[f32], p: f64| {
+            v.get(((v.len().saturating_sub(1)) as f64 * p).round() as usize)
+                .copied()
+                .unwrap_or(f32::NAN)
+        };
+        Calibration {
+            relevant_p05: at(&relevant, 0.05),
+            relevant_p50: at(&relevant, 0.5),
+            irrelevant_p50: at(&irrelevant, 0.5),
+            irrelevant_p99: at(&irrelevant, 0.99),
+        }
+    }
+}
+
+/// Similarities of relevant and irrelevant pairs, gathered while measuring recall.
+#[derive(Default)]
+struct Pairs {
+    relevant: Vec<f32>,
+    irrelevant: Vec<f32>,
 }
 
 /// The evaluation's queries for a set of scenes: single-attribute ones and compound ones,
@@ -100,11 +140,15 @@ pub fn evaluate(
         start = end;
     }
     let (single, compound) = queries(&scenes);
+    let mut pairs = Pairs::default();
+    let single = recall(model, &single, &scenes, &embeddings, &mut pairs)?;
+    let compound = recall(model, &compound, &scenes, &embeddings, &mut pairs)?;
     Ok(EvalReport {
         images: count,
         seed,
-        single: recall(model, &single, &scenes, &embeddings)?,
-        compound: recall(model, &compound, &scenes, &embeddings)?,
+        single,
+        compound,
+        cutoff: Calibration::from(pairs.relevant, pairs.irrelevant),
     })
 }
 
@@ -114,6 +158,7 @@ fn recall(
     queries: &[Query],
     scenes: &[Scene],
     images: &[Vec<f32>],
+    pairs: &mut Pairs,
 ) -> Result<Recall> {
     let mut hits1 = 0;
     let mut hits5 = 0;
@@ -122,6 +167,14 @@ fn recall(
         let texts: Vec<String> = chunk.iter().map(Query::text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         for ((query, text), embedding) in chunk.iter().zip(&texts).zip(model.embed_texts(&refs)?) {
+            for (image, scene) in images.iter().zip(scenes) {
+                let sim = dot(&embedding, image);
+                if query.matches(scene) {
+                    pairs.relevant.push(sim);
+                } else {
+                    pairs.irrelevant.push(sim);
+                }
+            }
             let top = top_k(&embedding, images, 5);
             if top.first().is_some_and(|&i| query.matches(&scenes[i])) {
                 hits1 += 1;

@@ -1,8 +1,9 @@
 //! Decoding any supported image file to RGB at the scale the catalog needs, with its facts
 //! (format, displayed size, EXIF) and a reason a person understands when it cannot be done.
 //!
-//! JPEGs are decoded DCT-scaled (libjpeg's trick, here `jpeg-decoder`'s `scale`): a 12 MP photo
-//! needed at 256 px is decoded at 1/8 size, several times faster than a full decode. Formats
+//! JPEGs are decoded DCT-scaled (libjpeg's trick): a 12 MP photo needed at 256 px is decoded at
+//! 1/8 size, several times faster than a full decode, by the system's libjpeg-turbo
+//! ([`crate::turbo`], feature `turbojpeg`) or else `jpeg-decoder`'s `scale`. Formats
 //! are recognised by their bytes, not their names. Every decoder runs under `catch_unwind`, and
 //! header sizes are checked against a pixel limit before any pixel buffer is allocated.
 
@@ -222,6 +223,22 @@ fn check_pixels(width: u64, height: u64, limits: DecodeLimits) -> Result<(), Dec
 }
 
 fn decode_jpeg(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Raw, DecodeError> {
+    // libjpeg-turbo first; what it cannot read (CMYK, say) goes to jpeg-decoder, whose
+    // message is the one reported if neither can.
+    #[cfg(feature = "turbojpeg")]
+    if let Ok((w, h)) = crate::turbo::dimensions(bytes) {
+        check_pixels(u64::from(w), u64::from(h), limits)?;
+        if let Ok((pixels, sw, sh)) = crate::turbo::decode(bytes, min_side) {
+            if let Some(img) = RgbImage::from_raw(sw, sh, pixels) {
+                return Ok((img, w, h, crate::turbo::exif(bytes)));
+            }
+        }
+    }
+    decode_jpeg_rust(bytes, min_side, limits)
+}
+
+/// `jpeg-decoder`, DCT-scaled too: the fallback, and the decoder of builds without libjpeg-turbo.
+fn decode_jpeg_rust(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Raw, DecodeError> {
     let corrupt = |e: jpeg_decoder::Error| DecodeError::Corrupt {
         format: "JPEG",
         detail: e.to_string(),

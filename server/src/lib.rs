@@ -19,6 +19,8 @@ pub mod status_cmd;
 pub mod store;
 pub mod synth_cmd;
 pub mod thumbs;
+#[cfg(feature = "turbojpeg")]
+pub mod turbo;
 pub mod vectors;
 pub mod web;
 

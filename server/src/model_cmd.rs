@@ -98,6 +98,13 @@ fn eval(
             r.queries, r.at1, r.at5
         )?;
     }
+    let c = &report.cutoff;
+    writeln!(
+        out,
+        "Similarity scale: relevant pairs score {:.3} at the median and at least {:.3} for 95% of them \
+         (the suggested text cutoff); irrelevant pairs {:.3} at the median, 99% below {:.3}",
+        c.relevant_p50, c.relevant_p05, c.irrelevant_p50, c.irrelevant_p99
+    )?;
     for (name, r) in [
         ("single attribute", &report.single),
         ("compound", &report.compound),

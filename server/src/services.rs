@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use app::error::AppError;
 use app::types::{
-    CatalogCounts, CrawlProgress, LibraryStatus, SearchFilters, SearchHit, SearchPage,
+    CatalogCounts, CrawlProgress, LibraryRoot, LibraryStatus, SearchFilters, SearchHit, SearchPage,
     SearchRequest, ServerInfo, SkippedFile,
 };
 use trove_models::synth::{self, Output, Split};
@@ -44,6 +44,9 @@ pub enum ServiceError {
     /// A crawl cannot start now; the message says why.
     #[error("{0}")]
     Conflict(String),
+    /// A request that cannot be done as asked (a folder that does not exist, say).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Largest image accepted for search by image.
@@ -476,6 +479,120 @@ impl Trove {
         Ok(None)
     }
 
+    /// The library folders with their file counts (blocking).
+    pub fn libraries(&self) -> Result<Vec<LibraryRoot>, ServiceError> {
+        let configured = self.configured_roots();
+        let mut out: Vec<LibraryRoot> = Vec::new();
+        if self.paths.catalog.is_file() {
+            for (path, files) in Store::open(&self.paths.catalog)?.root_files()? {
+                out.push(LibraryRoot {
+                    path: path.display().to_string(),
+                    files,
+                    configured: configured.contains(&path),
+                });
+            }
+        }
+        for path in configured {
+            let shown = path.display().to_string();
+            if !out.iter().any(|r| r.path == shown) {
+                out.push(LibraryRoot {
+                    path: shown,
+                    files: 0,
+                    configured: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn configured_roots(&self) -> Vec<PathBuf> {
+        self.settings
+            .libraries
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect()
+    }
+
+    /// Adds a library folder (blocking) and starts crawling it, unless a crawl is running (it
+    /// is crawled next time then). The answer says which.
+    pub fn add_library(&self, path: &str) -> Result<String, ServiceError> {
+        let invalid = |m: String| Err(ServiceError::Invalid(m));
+        let path = path.trim();
+        let raw = PathBuf::from(path);
+        if path.is_empty() || !raw.is_absolute() {
+            return invalid(format!(
+                "give the folder's full path (like /home/me/Pictures), not {path:?}"
+            ));
+        }
+        let real = match std::fs::canonicalize(&raw) {
+            Ok(p) => p,
+            Err(e) => return invalid(format!("{path} cannot be opened: {e}")),
+        };
+        if !real.is_dir() {
+            return invalid(format!("{path} is not a folder"));
+        }
+        if let Err(e) = std::fs::read_dir(&real) {
+            return invalid(format!("{path} cannot be read: {e}"));
+        }
+        let data =
+            std::fs::canonicalize(&self.paths.root).unwrap_or_else(|_| self.paths.root.clone());
+        if real.starts_with(&data) {
+            return invalid(format!("{path} is inside Trove's own data folder"));
+        }
+        let store = Store::open(&self.paths.catalog)?;
+        if store.roots()?.contains(&real) {
+            return invalid(format!("{} is already a library", real.display()));
+        }
+        store.ensure_root(&real)?;
+        drop(store);
+        let shown = real.display();
+        match self.start_crawl() {
+            Ok(()) => Ok(format!("added {shown}; crawling it now")),
+            Err(ServiceError::Conflict(_)) => Ok(format!(
+                "added {shown}; a crawl is running, so it will be crawled next time"
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets a library folder and the images only it held (blocking). The files themselves
+    /// are not touched. Folders from the configuration cannot be removed here.
+    pub fn remove_library(&self, path: &str) -> Result<String, ServiceError> {
+        let library = self.ready()?;
+        if self.crawler.is_running() {
+            return Err(ServiceError::Conflict(
+                "a crawl is running: stop it first, then remove the folder".into(),
+            ));
+        }
+        let raw = PathBuf::from(path.trim());
+        let real = std::fs::canonicalize(&raw).unwrap_or_else(|_| raw.clone());
+        if self.configured_roots().contains(&real) || self.settings.libraries.contains(&raw) {
+            return Err(ServiceError::Conflict(format!(
+                "{} comes from Trove's configuration (--library, TROVE_LIBRARY or the config file): remove it there",
+                raw.display()
+            )));
+        }
+        let mut store = Store::open(&self.paths.catalog)?;
+        if !(store.remove_root(&real)? || store.remove_root(&raw)?) {
+            return Err(ServiceError::Invalid(format!(
+                "{} is not a library",
+                raw.display()
+            )));
+        }
+        let gone = store.purge_orphans()?;
+        for &id in &gone {
+            library.index.remove(id).map_err(SearchError::from)?;
+        }
+        if let Err(e) = library.index.save() {
+            tracing::warn!(error = %e, "the vector index was not saved; it is rebuilt at the next start");
+        }
+        Ok(format!(
+            "removed {}: {} images forgotten (the files are untouched)",
+            raw.display(),
+            gone.len()
+        ))
+    }
+
     /// The crawl controller.
     pub fn crawler(&self) -> &Crawler {
         &self.crawler
@@ -636,6 +753,7 @@ pub fn app_error(e: ServiceError) -> AppError {
         ServiceError::BadUpload(m) => AppError::BadRequest(m),
         ServiceError::UploadGone(m) => AppError::NotFound(m),
         ServiceError::Conflict(m) => AppError::Conflict(m),
+        ServiceError::Invalid(m) => AppError::BadRequest(m),
         ServiceError::Search(
             SearchError::Store(_) | SearchError::Vectors(_) | SearchError::Model(_),
         )
@@ -661,6 +779,18 @@ impl app::ssr::Backend for Trove {
 
     fn stop_crawl(&self) {
         self.crawler.stop();
+    }
+
+    fn libraries(&self) -> Result<Vec<LibraryRoot>, AppError> {
+        Trove::libraries(self).map_err(app_error)
+    }
+
+    fn add_library(&self, path: &str) -> Result<String, AppError> {
+        Trove::add_library(self, path).map_err(app_error)
+    }
+
+    fn remove_library(&self, path: &str) -> Result<String, AppError> {
+        Trove::remove_library(self, path).map_err(app_error)
     }
 
     fn info(&self) -> ServerInfo {

@@ -66,7 +66,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/similar/{id}", get(api_similar))
         .route("/api/images/{id}", get(api_image))
-        .route("/api/libraries", get(api_libraries))
+        .route("/api/libraries", get(api_libraries).post(api_library_add))
+        .route("/api/libraries/remove", post(api_library_remove))
         .route("/api/models", get(api_models))
         .route("/thumb/{id}", get(thumb))
         .route("/preview/{id}", get(preview))
@@ -414,6 +415,7 @@ fn search_error(e: &crate::services::ServiceError) -> Response {
             Json(serde_json::json!({ "error": m })),
         )
             .into_response(),
+        ServiceError::Invalid(m) => bad_request(m),
         ServiceError::Search(
             SearchError::Store(_) | SearchError::Vectors(_) | SearchError::Model(_),
         )
@@ -440,17 +442,57 @@ async fn api_image(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-/// The library folders: configured, and known to the catalog.
+/// The library folders with their file counts (`configured`: from the configuration).
 async fn api_libraries(State(state): State<AppState>) -> Response {
     let trove = state.trove.clone();
-    match tokio::task::spawn_blocking(move || trove.status()).await {
-        Ok(status) => {
-            let configured: Vec<String> = (state.trove.settings().libraries.iter())
-                .map(|p| p.display().to_string())
-                .collect();
-            Json(serde_json::json!({ "configured": configured, "indexed": status.roots }))
-                .into_response()
-        }
+    match tokio::task::spawn_blocking(move || trove.libraries()).await {
+        Ok(Ok(roots)) => Json(roots).into_response(),
+        Ok(Err(e)) => search_error(&e),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `{"path": "/abs/folder"}`, the body of the library add and remove routes.
+#[derive(serde::Deserialize)]
+struct LibraryPath {
+    path: String,
+}
+
+/// Adds a library folder and crawls it (admins only).
+async fn api_library_add(
+    State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
+    body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    library_change(state, viewer, body, Trove::add_library).await
+}
+
+/// Forgets a library folder and its images (admins only).
+async fn api_library_remove(
+    State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
+    body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    library_change(state, viewer, body, Trove::remove_library).await
+}
+
+async fn library_change(
+    state: AppState,
+    viewer: app::types::Viewer,
+    body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
+    change: fn(&Trove, &str) -> Result<String, crate::services::ServiceError>,
+) -> Response {
+    if !viewer.admin {
+        return forbidden();
+    }
+    let path = match body {
+        Ok(Json(b)) => b.path,
+        Err(e) => return bad_request(&e.body_text()),
+    };
+    let trove = state.trove.clone();
+    match tokio::task::spawn_blocking(move || change(&trove, &path)).await {
+        Ok(Ok(message)) => Json(serde_json::json!({ "message": message })).into_response(),
+        Ok(Err(e)) => search_error(&e),
         Err(e) => internal(&e),
     }
 }
@@ -585,7 +627,7 @@ fn cookie_redirect(cookie: &str) -> Response {
 fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
-        Json(serde_json::json!({ "error": "only the admin may start or stop a crawl: a request from this machine, or one with the admin token (Authorization: Bearer …)" })),
+        Json(serde_json::json!({ "error": "only the admin may change the libraries or start and stop crawls: a request from this machine, or one with the admin token (Authorization: Bearer …)" })),
     )
         .into_response()
 }

@@ -2,6 +2,7 @@
 
 pub mod drop;
 pub mod header;
+pub mod libraries;
 pub mod lightbox;
 pub mod results;
 pub mod status;

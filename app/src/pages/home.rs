@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{get_library_status, get_server_info, get_viewer, search_images};
+use crate::components::libraries::Libraries;
 use crate::components::results::{ResultGrid, SearchBox};
 use crate::components::status::StatusPanel;
 use crate::types::{SearchRequest, ServerInfo, PAGE_SIZE};
@@ -70,8 +71,9 @@ pub fn HomePage() -> impl IntoView {
         </section>
         <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let admin = matches!(status.await, Ok((_, viewer)) if viewer.admin);
                 match info.await {
-                    Ok(info) => view! { <ServerInfoPanel info/> }.into_any(),
+                    Ok(info) => view! { <Libraries admin/> <ServerInfoPanel info/> }.into_any(),
                     Err(err) => view! {
                         <p id="server-info-error" class="text-red-700 dark:text-red-400">{err.to_string()}</p>
                     }.into_any(),
@@ -81,30 +83,11 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// The configured libraries and model.
+/// The model, device and version.
 #[component]
 fn ServerInfoPanel(info: ServerInfo) -> impl IntoView {
-    let libraries = if info.libraries.is_empty() {
-        view! {
-            <p id="no-libraries" class="text-stone-600 dark:text-stone-400">
-                "No library folder is configured yet. Start Trove with "
-                <code class="rounded bg-stone-200 px-1 dark:bg-stone-800">"--library <folder>"</code>
-                " or set " <code class="rounded bg-stone-200 px-1 dark:bg-stone-800">"TROVE_LIBRARY"</code> "."
-            </p>
-        }
-        .into_any()
-    } else {
-        view! {
-            <ul id="libraries" class="list-inside list-disc">
-                {info.libraries.into_iter().map(|l| view! { <li class="font-mono text-sm">{l}</li> }).collect_view()}
-            </ul>
-        }
-        .into_any()
-    };
     view! {
         <dl id="server-info" class="grid gap-4 rounded-lg border border-stone-200 bg-white p-6 sm:grid-cols-[10rem_1fr] dark:border-stone-800 dark:bg-stone-900">
-            <dt class="font-medium">"Libraries"</dt>
-            <dd>{libraries}</dd>
             <dt class="font-medium">"Model"</dt>
             <dd>
                 <span class="font-mono text-sm">{info.model}</span>

@@ -94,26 +94,38 @@ fn matching_images_come_first() {
 }
 
 /// The measured recall of the committed model, as a floor: a change to the generator, the
-/// preprocessing or the towers that hurts ranking fails here. (The goal of single-attribute
-/// R@1 0.8 is not reached yet: shapes of one colour are still confused; words are not.)
+/// preprocessing or the towers that hurts ranking fails here (measured: single 0.739 / 1.000,
+/// compound 0.814 / 0.995). The goal of single-attribute R@1 0.8 is not reached yet: small
+/// circles and hexagons of one colour are still confused; words are not.
 #[test]
 fn recall_holds_on_the_held_out_split() {
     let model = demo();
     let report = evaluate(&model, 0, 1000, &|_| {}).expect("evaluates");
     assert!(
-        report.single.at1 >= 0.6,
+        report.single.at1 >= 0.7,
         "single-attribute R@1 {}",
         report.single.at1
     );
     assert!(
-        report.single.at5 >= 0.9,
+        report.single.at5 >= 0.97,
         "single-attribute R@5 {}",
         report.single.at5
     );
     assert!(
-        report.compound.at5 >= 0.95,
+        report.compound.at1 >= 0.78,
+        "compound R@1 {}",
+        report.compound.at1
+    );
+    assert!(
+        report.compound.at5 >= 0.98,
         "compound R@5 {}",
         report.compound.at5
+    );
+    // The suggested cutoff separates: most relevant pairs above it, nearly all irrelevant below.
+    assert!(
+        report.cutoff.relevant_p05 > report.cutoff.irrelevant_p99,
+        "{:?}",
+        report.cutoff
     );
     let (single, compound) = queries(&[]);
     assert!(single.is_empty() && compound.is_empty());

@@ -486,6 +486,37 @@ impl Store {
         Ok(removed as u64)
     }
 
+    /// Forgets library root `root` (its files and skipped rows, then the root itself); the images
+    /// left without a file are for [`Store::purge_orphans`]. Whether the root was known.
+    pub fn remove_root(&mut self, root: &Path) -> Result<bool> {
+        let bytes = path_bytes(root);
+        let tx = self.conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row("SELECT id FROM roots WHERE path = ?1", [&bytes], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        tx.execute("DELETE FROM files WHERE root_id = ?1", [id])?;
+        tx.execute("DELETE FROM skipped WHERE root_id = ?1", [id])?;
+        tx.execute("DELETE FROM roots WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Every library root with the number of files it holds.
+    pub fn root_files(&self) -> Result<Vec<(PathBuf, u64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.path, (SELECT COUNT(*) FROM files f WHERE f.root_id = r.id) FROM roots r ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), to_u64(r.get(1)?)))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Deletes images no file points at (and their embeddings); returns their ids.
     pub fn purge_orphans(&mut self) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;

@@ -373,6 +373,85 @@ fn guests_on_the_network_search_but_only_the_admin_crawls() {
         .header("set-cookie")
         .is_some_and(|c| c.starts_with("trove_guest=1")));
 
+    // Library folders: the admin adds and removes them; guests cannot.
+    let more = tmp.path().join("more");
+    std::fs::create_dir_all(&more).expect("folder");
+    for i in 0..3 {
+        std::fs::copy(
+            tmp.path().join("lib").join(format!("{i:06}.png")),
+            more.join(format!("copy-{i}.png")),
+        )
+        .expect("copy");
+    }
+    let body = serde_json::json!({ "path": more.display().to_string() }).to_string();
+    let json_type = [("Content-Type", "application/json")];
+    let guest = [
+        ("Content-Type", "application/json"),
+        ("Cookie", "trove_guest=1"),
+    ];
+    let r = request_with(local, "POST", "/api/libraries", &guest, body.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = request_with(local, "POST", "/api/libraries", &json_type, body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("added"), "{}", r.body);
+    for bad in [
+        serde_json::json!({ "path": "relative/folder" }),
+        serde_json::json!({ "path": "/no/such/folder" }),
+        serde_json::json!({ "path": more.display().to_string() }),
+        serde_json::json!({ "path": tmp.path().join("data").display().to_string() }),
+    ] {
+        let r = request_with(
+            local,
+            "POST",
+            "/api/libraries",
+            &json_type,
+            bad.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let listed = loop {
+        let (_, roots) = json(local, "/api/libraries");
+        let entry = roots
+            .as_array()
+            .expect("roots")
+            .iter()
+            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/more")))
+            .cloned();
+        let running = json(local, "/api/status").1["crawl"]["running"].as_bool();
+        if let Some(e) = entry.filter(|e| e["files"] == 3 && running == Some(false)) {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the added folder was not crawled: {roots:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(listed["configured"], false);
+    let configured = serde_json::json!({ "path": tmp.path().join("lib").display().to_string() });
+    let r = request_with(
+        local,
+        "POST",
+        "/api/libraries/remove",
+        &json_type,
+        configured.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 409, "a configured folder stays: {}", r.body);
+    let r = request_with(
+        local,
+        "POST",
+        "/api/libraries/remove",
+        &json_type,
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Copies of library images: their content stays, only the three files are forgotten.
+    assert!(r.body.contains("0 images forgotten"), "{}", r.body);
+    let (_, roots) = json(local, "/api/libraries");
+    assert!(!roots.to_string().contains("/more"), "{roots:#}");
+    assert_eq!(json(local, "/api/status").1["counts"]["files"], COUNT);
+
     // From the network: a guest, unless the token comes along.
     let Some(ip) = lan_ip() else {
         eprintln!("no network address on this machine: the guest path is covered by access.rs' unit tests");

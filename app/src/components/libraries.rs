@@ -1,0 +1,79 @@
+//! The library folders, with their file counts; an admin can add a folder (it is crawled at
+//! once) or remove one (its images are forgotten, its files untouched). Forms of server
+//! functions, so they work with and without JavaScript.
+
+use leptos::prelude::*;
+
+use crate::api::{get_libraries, AddLibrary, RemoveLibrary};
+
+/// The folders panel.
+#[component]
+pub fn Libraries(admin: bool) -> impl IntoView {
+    let add = ServerAction::<AddLibrary>::new();
+    let remove = ServerAction::<RemoveLibrary>::new();
+    let roots = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        |_| get_libraries(),
+    );
+    let outcome = move || {
+        let latest = match (add.value().get(), remove.value().get()) {
+            (Some(a), Some(r)) if add.version().get() >= remove.version().get() => {
+                let _ = r;
+                Some(a)
+            }
+            (a, r) => r.or(a),
+        };
+        latest.map(|result| match result {
+            Ok(message) => view! { <p id="library-message" class="text-sm text-green-800 dark:text-green-400">{message}</p> }.into_any(),
+            Err(e) => view! { <p id="library-message" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let input = "min-w-0 flex-1 rounded-md border border-stone-300 bg-white px-2 py-1 font-mono text-sm dark:border-stone-700 dark:bg-stone-900";
+    let button = "rounded-md border border-stone-300 px-3 py-1 text-sm hover:bg-stone-100 dark:border-stone-700 dark:hover:bg-stone-800";
+    view! {
+        <section id="libraries-panel" class="space-y-2 pb-6">
+            <h2 class="text-lg font-medium">"Library folders"</h2>
+            <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match roots.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p id="no-libraries" class="text-stone-600 dark:text-stone-400">
+                                "No library folder yet: Trove is showing its generated demo images. "
+                                {if admin { "Add a folder below, or start Trove with --library <folder>." } else { "The admin can add one." }}
+                            </p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul id="libraries" class="space-y-1">
+                                {list.into_iter().map(|root| {
+                                    let path = root.path.clone();
+                                    let removable = admin && !root.configured;
+                                    view! {
+                                        <li class="flex flex-wrap items-center gap-2 text-sm" data-path=root.path.clone()>
+                                            <span class="break-all font-mono">{root.path.clone()}</span>
+                                            <span class="text-stone-500">{format!("{} files", root.files)}</span>
+                                            {root.configured.then(|| view! { <span class="rounded bg-stone-200 px-1 text-xs dark:bg-stone-800">"from the configuration"</span> })}
+                                            {removable.then(|| view! {
+                                                <ActionForm action=remove>
+                                                    <input type="hidden" name="path" value=path/>
+                                                    <button type="submit" class="remove-library text-xs text-red-700 underline dark:text-red-400">"Remove"</button>
+                                                </ActionForm>
+                                            })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {admin.then(|| view! {
+                <ActionForm action=add attr:class="flex max-w-2xl gap-2" attr:id="add-library">
+                    <input id="library-path" type="text" name="path" required placeholder="/home/me/Pictures" aria-label="Folder to add" class=input/>
+                    <button type="submit" class=button>"Add folder"</button>
+                </ActionForm>
+            })}
+            {outcome}
+        </section>
+    }
+}

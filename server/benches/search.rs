@@ -1,0 +1,567 @@
+//! Search latency and load, end to end over HTTP against the real `trove` server.
+//!
+//! ```sh
+//! cargo bench -p server --bench search            # 100k images, ViT-B/32 text tower if made
+//! TROVE_BENCH_MILLION=1 cargo bench -p server --bench search   # also the 1M-vector HNSW index
+//! ```
+//!
+//! 1. A catalog of `TROVE_BENCH_IMAGES` (100,000) images is written straight into SQLite, with
+//!    synthetic embeddings clustered around the text embeddings of 40 subjects (so text queries
+//!    have thousands of relevant results above the cutoff, as on a real library). The files do
+//!    not exist; search never reads them.
+//! 2. The real `trove serve` opens it (rebuilding the HNSW index from the catalog) with the
+//!    model in `TROVE_BENCH_MODEL`, by default the random-weight ViT-B/32 that
+//!    `models/scripts/make_fixtures.py full .data/full` makes (the demo model if it is absent),
+//!    on the CPU.
+//! 3. Latency: distinct text queries one after another (no query cache hits), then similar
+//!    queries, `GET /api/search?q=…&limit=60` and `GET /api/similar/<id>?limit=60`: p50, p90,
+//!    p99.
+//! 4. Load: the server restarts with a folder of generated images to crawl, and 200 clients
+//!    (`TROVE_BENCH_CLIENTS`) search for 30 s (`TROVE_BENCH_LOAD_S`) while it crawls: errors,
+//!    p50, p99, requests per second. Only 127.0.0.1 is ever contacted.
+//! 5. With `TROVE_BENCH_MILLION=1`: one million synthetic vectors in an HNSW index built in
+//!    process (the index part only), and its search latency at the engine's first bucket
+//!    (k = 1000).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use server::store::{FileFacts, ImageFacts, Outcome, Store};
+use trove_models::{Compute, DevicePreference, Embedder};
+
+const SUBJECTS: [&str; 40] = [
+    "a dog on a beach",
+    "a cat asleep on a sofa",
+    "money",
+    "a surprised face",
+    "bokeh lights at night",
+    "Mt Fuji from a plane window",
+    "a birthday cake",
+    "a red sports car",
+    "snowy mountains",
+    "a bowl of ramen",
+    "a crowded street in Tokyo",
+    "a sunset over the sea",
+    "a wedding",
+    "a baby laughing",
+    "fireworks",
+    "a forest in autumn",
+    "a screenshot of code",
+    "a receipt",
+    "a whiteboard with notes",
+    "a bicycle",
+    "a cup of coffee",
+    "a concert crowd",
+    "a lighthouse",
+    "a horse in a field",
+    "a waterfall",
+    "a city skyline",
+    "a meme about mondays",
+    "a pizza",
+    "a train station",
+    "a child on a swing",
+    "a snowman",
+    "a desert road",
+    "a boat on a lake",
+    "flowers in a vase",
+    "a graduation photo",
+    "a selfie in a mirror",
+    "a hiking trail",
+    "a plate of sushi",
+    "a rainy window",
+    "a dog wearing a hat",
+];
+const VARIANTS: [&str; 12] = [
+    "",
+    "photo of ",
+    "a picture of ",
+    "close-up of ",
+    "blurry ",
+    "old photo of ",
+    "my ",
+    "funny ",
+    "black and white ",
+    "wide shot of ",
+    "night photo of ",
+    "instagram of ",
+];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// SplitMix64: reproducible noise without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Roughly normal (the sum of four uniforms, centred).
+    fn normal(&mut self) -> f32 {
+        (self.unit() + self.unit() + self.unit() + self.unit() - 2.0) * 1.732
+    }
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+    v.iter_mut().for_each(|x| *x /= n);
+}
+
+/// A vector near `centre`: cosine about 0.4 to it, the rest noise.
+fn near(centre: &[f32], rng: &mut Rng) -> Vec<f32> {
+    let mut noise: Vec<f32> = (0..centre.len()).map(|_| rng.normal()).collect();
+    normalise(&mut noise);
+    let mut v: Vec<f32> = centre
+        .iter()
+        .zip(&noise)
+        .map(|(c, n)| 0.45 * c + n)
+        .collect();
+    normalise(&mut v);
+    v
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn summary(name: &str, mut ms: Vec<f64>) -> serde_json::Value {
+    ms.sort_by(f64::total_cmp);
+    let s = serde_json::json!({
+        "what": name,
+        "requests": ms.len(),
+        "p50_ms": (percentile(&ms, 0.5) * 100.0).round() / 100.0,
+        "p90_ms": (percentile(&ms, 0.9) * 100.0).round() / 100.0,
+        "p99_ms": (percentile(&ms, 0.99) * 100.0).round() / 100.0,
+        "max_ms": (ms.last().copied().unwrap_or(f64::NAN) * 100.0).round() / 100.0,
+    });
+    println!("{s}");
+    s
+}
+
+/// `GET path` on a fresh connection: (status, body, milliseconds).
+fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String, f64)> {
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body, ms))
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, model: &Path, library: Option<&Path>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trove"));
+    cmd.env("TROVE_DATA_DIR", data)
+        .env("XDG_CONFIG_HOME", data.join("xdg"))
+        .env_remove("TROVE_LIBRARY")
+        .env("RUST_LOG", "warn")
+        .arg("--model")
+        .arg(model)
+        .args(["--device", "cpu"]);
+    if let Some(lib) = library {
+        cmd.arg("--library").arg(lib);
+    }
+    let mut child = cmd
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn trove");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").expect("stdout");
+        if let Some(a) = line.strip_prefix("trove: listening on http://") {
+            break a.parse().expect("address");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// Waits until the library is open; with `idle`, also until no crawl runs.
+fn wait_ready(addr: SocketAddr, idle: bool) -> serde_json::Value {
+    loop {
+        if let Ok((200, body, _)) = get(addr, "/api/status") {
+            let s: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            assert!(s["state"] != "error", "{s:#}");
+            let crawling = s["crawl"]["running"].as_bool().unwrap_or(true);
+            if s["state"] == "ready" && (!idle || !crawling) {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        // `cargo bench -- --list` and `cargo test --benches` ask what is here.
+        return;
+    }
+    let images = env_usize("TROVE_BENCH_IMAGES", 100_000);
+    let queries = env_usize("TROVE_BENCH_QUERIES", 300);
+    let clients = env_usize("TROVE_BENCH_CLIENTS", 200);
+    let load_s = env_usize("TROVE_BENCH_LOAD_S", 30);
+    let work = tempfile::Builder::new()
+        .prefix("bench-search-")
+        .tempdir_in(workspace().join("target"))
+        .expect("work folder");
+    let data = work.path().join("data");
+
+    let model = match std::env::var_os("TROVE_BENCH_MODEL") {
+        Some(m) => PathBuf::from(m),
+        None => {
+            let full = workspace().join(".data/full/clip-vit-base-patch32");
+            if full.join("model.safetensors").is_file() {
+                full
+            } else {
+                eprintln!("note: {} is absent (models/scripts/make_fixtures.py full .data/full makes it); using the demo model", full.display());
+                let demo = work.path().join("demo-clip");
+                trove_models::demo::install(&demo).expect("demo model");
+                demo
+            }
+        }
+    };
+    let model_name = model.display().to_string();
+    println!(
+        "model: {model_name}; {images} images; {queries} queries; {clients} clients for {load_s} s"
+    );
+
+    // 1. The catalog.
+    let t = Instant::now();
+    let embedder = Embedder::load(
+        &model,
+        &Compute::select(DevicePreference::Cpu).expect("cpu"),
+    )
+    .expect("model loads");
+    let centres: Vec<Vec<f32>> = SUBJECTS
+        .iter()
+        .map(|s| embedder.embed_query(s).expect("embeds").to_vec())
+        .collect();
+    let dim = embedder.dim();
+    drop(embedder);
+    {
+        let mut store = Store::open(&data.join("catalog.db")).expect("catalog");
+        let model_id = store.ensure_model(&model_name, dim).expect("model row");
+        let root = work.path().join("photos-not-on-disk");
+        let root_id = store.ensure_root(&root).expect("root");
+        let crawl = store.begin_crawl(model_id).expect("crawl");
+        let mut rng = Rng(7);
+        let mut batch = Vec::with_capacity(5000);
+        for i in 0..images as u64 {
+            let centre = &centres[(rng.next() % centres.len() as u64) as usize];
+            let mut image = ImageFacts {
+                hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
+                format: "jpeg".into(),
+                width: 4000,
+                height: 3000,
+                bytes: 3_000_000 + rng.next() % 3_000_000,
+                ..ImageFacts::default()
+            };
+            image.taken_at = Some(format!(
+                "20{:02}-{:02}-{:02}T12:00:00",
+                10 + rng.next() % 15,
+                1 + rng.next() % 12,
+                1 + rng.next() % 28
+            ));
+            let path = root
+                .join(format!("{:03}", i / 1000))
+                .join(format!("IMG_{i:06}.jpg"));
+            batch.push(Outcome::Indexed {
+                file: FileFacts {
+                    root_id,
+                    path: path.as_os_str().as_encoded_bytes().to_vec(),
+                    size: image.bytes,
+                    mtime_ns: 1_600_000_000_000_000_000,
+                    inode: i + 1,
+                },
+                image,
+                embedding: Some(near(centre, &mut rng)),
+            });
+            if batch.len() == 5000 {
+                store
+                    .write_batch(crawl, model_id, std::mem::take(&mut batch))
+                    .expect("writes");
+            }
+        }
+        store.write_batch(crawl, model_id, batch).expect("writes");
+    }
+    println!(
+        "catalog of {images} images written in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 2. The server (its index is rebuilt from the catalog on open).
+    let t = Instant::now();
+    let server = start(&data, &model, None);
+    let status = wait_ready(server.addr, true);
+    println!(
+        "server ready with {} searchable images in {:.1} s (HNSW index built from the catalog)",
+        status["counts"]["embedded"],
+        t.elapsed().as_secs_f64()
+    );
+
+    // 3. Latency, one query at a time.
+    let texts: Vec<String> = VARIANTS
+        .iter()
+        .flat_map(|v| SUBJECTS.iter().map(move |s| format!("{v}{s}")))
+        .take(queries)
+        .collect();
+    let mut text_ms = Vec::new();
+    let mut hits = 0usize;
+    for q in &texts {
+        let (status, body, ms) = get(
+            server.addr,
+            &format!("/api/search?q={}&limit=60", encode(q)),
+        )
+        .expect("search");
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        hits += page["hits"].as_array().map_or(0, Vec::len);
+        text_ms.push(ms);
+    }
+    let mut results = vec![summary(
+        "text query, HTTP in, JSON out (first time asked)",
+        text_ms,
+    )];
+    println!(
+        "  mean results on the first page: {:.1}",
+        hits as f64 / texts.len() as f64
+    );
+    let mut similar_ms = Vec::new();
+    let mut rng = Rng(11);
+    for _ in 0..queries {
+        let id = 1 + rng.next() % images as u64;
+        let (status, body, ms) =
+            get(server.addr, &format!("/api/similar/{id}?limit=60")).expect("similar");
+        assert_eq!(status, 200, "{body}");
+        similar_ms.push(ms);
+    }
+    results.push(summary(
+        "similar to an image, HTTP in, JSON out",
+        similar_ms,
+    ));
+    let mut deep_ms = Vec::new();
+    for q in texts.iter().take(50) {
+        let (status, body, ms) = get(
+            server.addr,
+            &format!("/api/search?q={}&offset=1200&limit=60", encode(q)),
+        )
+        .expect("deep page");
+        assert_eq!(status, 200, "{body}");
+        deep_ms.push(ms);
+    }
+    results.push(summary("text query, page 21 (offset 1200)", deep_ms));
+    drop(server);
+
+    // 4. Load while crawling.
+    let lib = work.path().join("to-crawl");
+    let count = env_usize("TROVE_BENCH_CRAWL_IMAGES", 2000) as u64;
+    trove_models::synth::write_set(
+        &lib,
+        3,
+        trove_models::synth::Split::Test,
+        count,
+        256,
+        trove_models::synth::Output::Png,
+        &|_| {},
+    )
+    .expect("images to crawl");
+    let server = start(&data, &model, Some(&lib));
+    wait_ready(server.addr, false);
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let crawling_samples = Arc::new(AtomicU64::new(0));
+    let watcher = {
+        let stop = stop.clone();
+        let crawling = crawling_samples.clone();
+        std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((200, body, _)) = get(addr, "/api/status") {
+                    let s: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    seen += 1;
+                    if s["crawl"]["running"].as_bool() == Some(true) {
+                        crawling.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            seen
+        })
+    };
+    let t = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|c| {
+            let (stop, errors, samples, texts) =
+                (stop.clone(), errors.clone(), samples.clone(), texts.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(c as u64 + 100);
+                let mut mine = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let q = &texts[(rng.next() % texts.len() as u64) as usize];
+                    let offset = 60 * (rng.next() % 3);
+                    match get(
+                        addr,
+                        &format!("/api/search?q={}&offset={offset}&limit=60", encode(q)),
+                    ) {
+                        Ok((200, _, ms)) => mine.push(ms),
+                        Ok(_) | Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                samples.lock().expect("samples").extend(mine);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(load_s as u64));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("client");
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let polls = watcher.join().expect("watcher");
+    let ms = std::mem::take(&mut *samples.lock().expect("samples"));
+    let done = ms.len();
+    let mut load = summary(
+        &format!("{clients} clients searching while a crawl runs"),
+        ms,
+    );
+    load["errors"] = errors.load(Ordering::Relaxed).into();
+    load["requests_per_s"] = ((done as f64 / elapsed) * 10.0).round().into();
+    load["crawl_running_share"] =
+        (crawling_samples.load(Ordering::Relaxed) as f64 / polls.max(1) as f64).into();
+    let after = wait_ready(addr, false);
+    println!(
+        "  errors {}, {} requests/s; the crawl was running in {:.0}% of status polls; {} of {count} new images embedded by the end of the load",
+        load["errors"],
+        load["requests_per_s"],
+        load["crawl_running_share"].as_f64().unwrap_or(0.0) * 100.0,
+        after["crawl"]["embedded"]
+    );
+    results.push(load);
+    drop(server);
+
+    // 5. One million vectors, the index part only.
+    if std::env::var("TROVE_BENCH_MILLION").is_ok_and(|v| v == "1") {
+        results.push(million(work.path(), dim, &centres));
+    }
+    println!("{}", serde_json::Value::Array(results));
+}
+
+fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
+    use server::vectors::VectorIndex;
+    let n = env_usize("TROVE_BENCH_VECTORS", 1_000_000);
+    let index = Arc::new(
+        VectorIndex::new(
+            &dir.join("million.usearch"),
+            "bench",
+            dim,
+            usearch::ScalarKind::F16,
+        )
+        .expect("index"),
+    );
+    let t = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let done = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for w in 0..threads {
+            let (index, done) = (index.clone(), done.clone());
+            s.spawn(move || {
+                let mut rng = Rng(1000 + w as u64);
+                for i in (w..n).step_by(threads) {
+                    let c = &centres[(rng.next() % centres.len() as u64) as usize];
+                    index.add(i as i64 + 1, &near(c, &mut rng)).expect("adds");
+                    let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if d % 100_000 == 0 {
+                        eprintln!("  {d} vectors in {:.0} s", t.elapsed().as_secs_f64());
+                    }
+                }
+            });
+        }
+    });
+    let build_s = t.elapsed().as_secs_f64();
+    let mut rng = Rng(5);
+    let mut ms = Vec::new();
+    for _ in 0..300 {
+        let c = &centres[(rng.next() % centres.len() as u64) as usize];
+        let q = near(c, &mut rng);
+        let t = Instant::now();
+        let hits = index.search_hnsw(&q, 1000).expect("search");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(!hits.is_empty());
+    }
+    let mut s = summary(
+        &format!("HNSW search of {n} vectors, k = 1000 (index only)"),
+        ms,
+    );
+    s["build_s"] = (build_s.round()).into();
+    println!("  built in {build_s:.0} s on {threads} threads");
+    s
+}
