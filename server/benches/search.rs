@@ -494,7 +494,7 @@ fn main() {
         ms,
     );
     load["errors"] = errors.load(Ordering::Relaxed).into();
-    load["requests_per_s"] = ((done as f64 / elapsed) * 10.0).round().into();
+    load["requests_per_s"] = (((done as f64 / elapsed) * 10.0).round() / 10.0).into();
     load["crawl_running_share"] =
         (crawling_samples.load(Ordering::Relaxed) as f64 / polls.max(1) as f64).into();
     let after = wait_ready(addr, false);

@@ -15,15 +15,20 @@ pub fn Libraries(admin: bool) -> impl IntoView {
         move || (add.version().get(), remove.version().get()),
         |_| get_libraries(),
     );
+    // The outcome of whichever action finished last.
+    let message = RwSignal::new(None::<Result<String, crate::error::AppError>>);
+    Effect::new(move |_| {
+        if let Some(v) = add.value().get() {
+            message.set(Some(v));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(v) = remove.value().get() {
+            message.set(Some(v));
+        }
+    });
     let outcome = move || {
-        let latest = match (add.value().get(), remove.value().get()) {
-            (Some(a), Some(r)) if add.version().get() >= remove.version().get() => {
-                let _ = r;
-                Some(a)
-            }
-            (a, r) => r.or(a),
-        };
-        latest.map(|result| match result {
+        message.get().map(|result| match result {
             Ok(message) => view! { <p id="library-message" class="text-sm text-green-800 dark:text-green-400">{message}</p> }.into_any(),
             Err(e) => view! { <p id="library-message" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
         })
