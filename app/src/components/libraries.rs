@@ -11,7 +11,8 @@ use crate::api::{get_libraries, AddLibrary, RemoveLibrary};
 pub fn Libraries(admin: bool) -> impl IntoView {
     let add = ServerAction::<AddLibrary>::new();
     let remove = ServerAction::<RemoveLibrary>::new();
-    let roots = Resource::new(
+    // Blocking: in the first HTML, so the forms hydrate together with the rest of the page.
+    let roots = Resource::new_blocking(
         move || (add.version().get(), remove.version().get()),
         |_| get_libraries(),
     );
