@@ -200,15 +200,40 @@ impl VectorIndex {
         }
         let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
         vi.reserve(expected + 1024)?;
-        let mut failed = None;
-        store.for_each_embedding(model_id, |id, v| {
-            if failed.is_none() {
-                if let Err(e) = vi.add(id, v) {
-                    failed = Some(e);
-                }
+        // One thread reads the catalog; one per core inserts (HNSW inserts dominate).
+        let workers = std::thread::available_parallelism()
+            .map_or(2, std::num::NonZero::get)
+            .min(SLOTS);
+        let failed: std::sync::Mutex<Option<VectorError>> = std::sync::Mutex::new(None);
+        let (tx, rx) = crossbeam_channel::bounded::<(i64, Vec<f32>)>(4096);
+        let fed = std::thread::scope(|s| {
+            for _ in 0..workers {
+                let (rx, vi, failed) = (rx.clone(), &vi, &failed);
+                s.spawn(move || {
+                    for (id, v) in rx {
+                        if let Err(e) = vi.add(id, &v) {
+                            failed
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                });
             }
-        })?;
-        if let Some(e) = failed {
+            drop(rx);
+            let fed = store.for_each_embedding(model_id, |id, v| {
+                // Fails only once every worker stopped on an error, reported below.
+                let _ = tx.send((id, v.to_vec()));
+            });
+            drop(tx);
+            fed
+        });
+        fed?;
+        if let Some(e) = failed
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             return Err(e);
         }
         vi.save()?;
