@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use app::pages::search::encode;
 use server::store::{FileFacts, ImageFacts, Outcome, Store};
 use trove_models::{Compute, DevicePreference, Embedder};
 
@@ -181,16 +182,6 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String, f64)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body, ms))
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 struct Server {

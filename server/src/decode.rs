@@ -226,9 +226,10 @@ fn decode_jpeg(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Raw,
     // libjpeg-turbo first; what it cannot read (CMYK, say) goes to jpeg-decoder, whose
     // message is the one reported if neither can.
     #[cfg(feature = "turbojpeg")]
-    if let Ok((w, h)) = crate::turbo::dimensions(bytes) {
+    if let Ok(jpeg) = crate::turbo::Jpeg::open(bytes) {
+        let (w, h) = jpeg.size();
         check_pixels(u64::from(w), u64::from(h), limits)?;
-        if let Ok((pixels, sw, sh)) = crate::turbo::decode(bytes, min_side) {
+        if let Ok((pixels, sw, sh)) = jpeg.decode(min_side) {
             if let Some(img) = RgbImage::from_raw(sw, sh, pixels) {
                 return Ok((img, w, h, crate::turbo::exif(bytes)));
             }

@@ -86,33 +86,82 @@ impl Drop for Handle {
     }
 }
 
-/// The size of the JPEG in `bytes`, from its header.
-pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
-    let handle = Handle::new()?;
-    header(&handle, bytes)
+/// A JPEG whose header has been read: its size is known before any pixel is decoded, so the
+/// caller can check it against its limits, and the same decoder then decodes it.
+pub struct Jpeg<'a> {
+    handle: Handle,
+    bytes: &'a [u8],
+    size: c_ulong,
+    width: u32,
+    height: u32,
 }
 
-fn header(handle: &Handle, bytes: &[u8]) -> Result<(u32, u32), String> {
-    let (mut w, mut h, mut sub, mut cs) = (0, 0, 0, 0);
-    let size = c_ulong::try_from(bytes.len()).map_err(|_| "the file is too large".to_owned())?;
-    // SAFETY: `bytes` is valid for `size` bytes; the out-pointers are to live locals.
-    let rc = unsafe {
-        tjDecompressHeader3(
-            handle.0,
-            bytes.as_ptr(),
-            size,
-            &mut w,
-            &mut h,
-            &mut sub,
-            &mut cs,
-        )
-    };
-    if rc != 0 {
-        return Err(handle.error());
+impl<'a> Jpeg<'a> {
+    /// Reads the header of the JPEG in `bytes`.
+    pub fn open(bytes: &'a [u8]) -> Result<Self, String> {
+        let handle = Handle::new()?;
+        let (mut w, mut h, mut sub, mut cs) = (0, 0, 0, 0);
+        let size =
+            c_ulong::try_from(bytes.len()).map_err(|_| "the file is too large".to_owned())?;
+        // SAFETY: `bytes` is valid for `size` bytes; the out-pointers are to live locals.
+        let rc = unsafe {
+            tjDecompressHeader3(
+                handle.0,
+                bytes.as_ptr(),
+                size,
+                &mut w,
+                &mut h,
+                &mut sub,
+                &mut cs,
+            )
+        };
+        if rc != 0 {
+            return Err(handle.error());
+        }
+        match (u32::try_from(w), u32::try_from(h)) {
+            (Ok(width), Ok(height)) if width > 0 && height > 0 => Ok(Jpeg {
+                handle,
+                bytes,
+                size,
+                width,
+                height,
+            }),
+            _ => Err("the header says it has no pixels".into()),
+        }
     }
-    match (u32::try_from(w), u32::try_from(h)) {
-        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
-        _ => Err("the header says it has no pixels".into()),
+
+    /// Width and height from the header.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Decodes to RGB at the smallest DCT scale whose shorter side is at least `min_side` (the
+    /// full size when the image is smaller). Any libjpeg warning (a truncated file, say) is an
+    /// error here, so damaged files are reported rather than half-decoded.
+    pub fn decode(self, min_side: u32) -> Result<(Vec<u8>, u32, u32), String> {
+        let (sw, sh) = scaled(self.width, self.height, min_side);
+        let pitch = sw as usize * 3;
+        let mut out = vec![0u8; pitch * sh as usize];
+        let int = |v: usize| c_int::try_from(v).map_err(|_| "the image is too large".to_owned());
+        // SAFETY: `bytes` is valid for `size` bytes; `out` holds exactly pitch × sh bytes, the
+        // size TurboJPEG is asked to write (sw × sh RGB at `pitch` bytes a row).
+        let rc = unsafe {
+            tjDecompress2(
+                self.handle.0,
+                self.bytes.as_ptr(),
+                self.size,
+                out.as_mut_ptr(),
+                int(sw as usize)?,
+                int(pitch)?,
+                int(sh as usize)?,
+                TJPF_RGB,
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err(self.handle.error());
+        }
+        Ok((out, sw, sh))
     }
 }
 
@@ -142,38 +191,6 @@ fn scaled(w: u32, h: u32, min_side: u32) -> (u32, u32) {
         .filter(|&(sw, sh)| sw.min(sh) >= min_side.min(w.min(h)))
         .min_by_key(|&(sw, sh)| u64::from(sw) * u64::from(sh))
         .unwrap_or((w, h))
-}
-
-/// Decodes `bytes` to RGB at the smallest DCT scale whose shorter side is at least `min_side`
-/// (the full size when the image is smaller). Any libjpeg warning (a truncated file, say) is an
-/// error here, so damaged files are reported rather than half-decoded.
-pub fn decode(bytes: &[u8], min_side: u32) -> Result<(Vec<u8>, u32, u32), String> {
-    let handle = Handle::new()?;
-    let (w, h) = header(&handle, bytes)?;
-    let (sw, sh) = scaled(w, h, min_side);
-    let pitch = sw as usize * 3;
-    let mut out = vec![0u8; pitch * sh as usize];
-    let size = c_ulong::try_from(bytes.len()).map_err(|_| "the file is too large".to_owned())?;
-    let int = |v: usize| c_int::try_from(v).map_err(|_| "the image is too large".to_owned());
-    // SAFETY: `bytes` is valid for `size` bytes; `out` holds exactly pitch × sh bytes, the size
-    // TurboJPEG is asked to write (sw × sh RGB at `pitch` bytes a row).
-    let rc = unsafe {
-        tjDecompress2(
-            handle.0,
-            bytes.as_ptr(),
-            size,
-            out.as_mut_ptr(),
-            int(sw as usize)?,
-            int(pitch)?,
-            int(sh as usize)?,
-            TJPF_RGB,
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(handle.error());
-    }
-    Ok((out, sw, sh))
 }
 
 /// The raw EXIF (TIFF) data of a JPEG's APP1 segment, if it has one.
@@ -223,12 +240,13 @@ mod tests {
     #[test]
     fn decodes_at_the_smallest_scale_that_keeps_the_short_side() {
         let bytes = jpeg(1600, 1200);
-        assert_eq!(dimensions(&bytes), Ok((1600, 1200)));
-        let (px, w, h) = decode(&bytes, 224).expect("decodes");
+        let decode = |min_side| Jpeg::open(&bytes).and_then(|j| j.decode(min_side));
+        assert_eq!(Jpeg::open(&bytes).map(|j| j.size()), Ok((1600, 1200)));
+        let (px, w, h) = decode(224).expect("decodes");
         // 1/4 gives 400×300 (short side 300 ≥ 224); 1/8 would give 150.
         assert_eq!((w, h), (400, 300));
         assert_eq!(px.len(), 400 * 300 * 3);
-        let (_, w, h) = decode(&bytes, 2000).expect("decodes");
+        let (_, w, h) = decode(2000).expect("decodes");
         assert_eq!((w, h), (1600, 1200), "never enlarged");
         // The colours survive: the blue channel is flat 90.
         assert!(px.chunks_exact(3).all(|p| p[2].abs_diff(90) < 12));
@@ -238,9 +256,10 @@ mod tests {
     fn damaged_data_is_an_error_with_libjpegs_words() {
         let bytes = jpeg(640, 480);
         let truncated = &bytes[..bytes.len() / 2];
-        let err = decode(truncated, 64).expect_err("truncated");
+        let decode = |b: &[u8]| Jpeg::open(b).and_then(|j| j.decode(64));
+        let err = decode(truncated).expect_err("truncated");
         assert!(!err.is_empty());
-        assert!(decode(b"\xFF\xD8\xFF\xE0 not a jpeg", 64).is_err());
-        assert!(decode(b"", 64).is_err());
+        assert!(decode(b"\xFF\xD8\xFF\xE0 not a jpeg").is_err());
+        assert!(decode(b"").is_err());
     }
 }

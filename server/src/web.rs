@@ -701,7 +701,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 
 /// This machine's address on the network it would reach the internet through (no packet is
 /// sent: connecting a UDP socket only picks the route).
-fn lan_ip() -> Option<std::net::IpAddr> {
+pub fn lan_ip() -> Option<std::net::IpAddr> {
     let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     socket.connect("192.0.2.1:9").ok()?;
     let ip = socket.local_addr().ok()?.ip();

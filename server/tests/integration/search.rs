@@ -331,14 +331,6 @@ fn an_uploaded_image_finds_its_twin_and_mixes_with_text_and_other_images() {
     assert_eq!(r.status, 413, "an upload over the limit is refused");
 }
 
-/// This machine's address on its network, if it has one besides loopback.
-fn lan_ip() -> Option<std::net::IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
-}
-
 #[test]
 fn guests_on_the_network_search_but_only_the_admin_crawls() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -453,7 +445,7 @@ fn guests_on_the_network_search_but_only_the_admin_crawls() {
     assert_eq!(json(local, "/api/status").1["counts"]["files"], COUNT);
 
     // From the network: a guest, unless the token comes along.
-    let Some(ip) = lan_ip() else {
+    let Some(ip) = server::web::lan_ip() else {
         eprintln!("no network address on this machine: the guest path is covered by access.rs' unit tests");
         return;
     };
