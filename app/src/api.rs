@@ -6,27 +6,65 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::types::{LibraryRoot, LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
+use crate::types::{
+    LibraryRoot, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+};
 
 /// Facts about the running server for the home page.
 #[server(prefix = "/api/fn", endpoint = "server_info")]
 pub async fn get_server_info() -> Result<ServerInfo, AppError> {
-    let services = crate::ssr::services()?;
-    Ok(services.info())
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        Ok(services.info())
+    })
+    .await
 }
 
 /// The library's state: model, counts, crawl progress, recent skips.
 #[server(prefix = "/api/fn", endpoint = "library_status")]
 pub async fn get_library_status() -> Result<LibraryStatus, AppError> {
-    let services = crate::ssr::services()?;
-    tokio_blocking(move || Ok(services.status())).await
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        tokio_blocking(move || Ok(services.status())).await
+    })
+    .await
 }
 
 /// One page of results for a text query or an image to look like.
 #[server(prefix = "/api/fn", endpoint = "search")]
 pub async fn search_images(request: SearchRequest) -> Result<SearchPage, AppError> {
-    let services = crate::ssr::services()?;
-    tokio_blocking(move || services.search(request)).await
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        tokio_blocking(move || services.search(request)).await
+    })
+    .await
+}
+
+/// Sends a server function's error with its own HTTP status (a guest's 403, a bad query's 400)
+/// rather than 500; a plain form post (no JavaScript) keeps the redirect back to its page.
+#[cfg(feature = "ssr")]
+async fn with_status<T>(
+    work: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    let result = work.await;
+    if let Err(e) = &result {
+        let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        let code = http::StatusCode::from_u16(e.status_code());
+        if let (false, Some(options), Ok(code)) = (
+            form_post,
+            use_context::<leptos_axum::ResponseOptions>(),
+            code,
+        ) {
+            options.set_status(code);
+        }
+    }
+    result
 }
 
 /// Runs blocking work off the async runtime.
@@ -42,43 +80,78 @@ async fn tokio_blocking<T: Send + 'static>(
 /// Who is looking: admins see the crawl controls.
 #[server(prefix = "/api/fn", endpoint = "viewer")]
 pub async fn get_viewer() -> Result<Viewer, AppError> {
-    Ok(crate::ssr::viewer())
+    with_status(async move { Ok(crate::ssr::viewer()) }).await
 }
 
 /// Starts a crawl of the libraries (admins only).
 #[server(prefix = "/api/fn", endpoint = "crawl_start")]
 pub async fn start_crawl() -> Result<(), AppError> {
-    let services = admin_services()?;
-    tokio_blocking(move || services.start_crawl()).await
+    with_status(async move {
+        let services = admin_services()?;
+        tokio_blocking(move || services.start_crawl()).await
+    })
+    .await
 }
 
 /// Stops the running crawl after its current batch (admins only).
 #[server(prefix = "/api/fn", endpoint = "crawl_stop")]
 pub async fn stop_crawl() -> Result<(), AppError> {
-    let services = admin_services()?;
-    services.stop_crawl();
-    Ok(())
+    with_status(async move {
+        let services = admin_services()?;
+        services.stop_crawl();
+        Ok(())
+    })
+    .await
 }
 
 /// The library folders and how many files each holds.
 #[server(prefix = "/api/fn", endpoint = "libraries")]
 pub async fn get_libraries() -> Result<Vec<LibraryRoot>, AppError> {
-    let services = crate::ssr::services()?;
-    tokio_blocking(move || services.libraries()).await
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        tokio_blocking(move || services.libraries()).await
+    })
+    .await
 }
 
 /// Adds a library folder and crawls it (admins only).
 #[server(prefix = "/api/fn", endpoint = "library_add")]
 pub async fn add_library(path: String) -> Result<String, AppError> {
-    let services = admin_services()?;
-    tokio_blocking(move || services.add_library(&path)).await
+    with_status(async move {
+        let services = admin_services()?;
+        tokio_blocking(move || services.add_library(&path)).await
+    })
+    .await
 }
 
 /// Forgets a library folder and its images (admins only); the files themselves are untouched.
 #[server(prefix = "/api/fn", endpoint = "library_remove")]
 pub async fn remove_library(path: String) -> Result<String, AppError> {
-    let services = admin_services()?;
-    tokio_blocking(move || services.remove_library(&path)).await
+    with_status(async move {
+        let services = admin_services()?;
+        tokio_blocking(move || services.remove_library(&path)).await
+    })
+    .await
+}
+
+/// The model in use and the models installed.
+#[server(prefix = "/api/fn", endpoint = "models")]
+pub async fn get_models() -> Result<ModelList, AppError> {
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        tokio_blocking(move || services.models()).await
+    })
+    .await
+}
+
+/// Switches the library to another installed model and re-embeds it (admins only).
+#[server(prefix = "/api/fn", endpoint = "model_select")]
+pub async fn select_model(model: String) -> Result<String, AppError> {
+    with_status(async move {
+        let services = admin_services()?;
+        tokio_blocking(move || services.select_model(&model)).await
+    })
+    .await
 }
 
 /// The services, for an admin's request; a guest gets a 403 that says how to become one.
@@ -86,7 +159,7 @@ pub async fn remove_library(path: String) -> Result<String, AppError> {
 fn admin_services() -> Result<crate::ssr::Services, AppError> {
     if !crate::ssr::viewer().admin {
         return Err(AppError::Forbidden(
-            "only the admin may change the libraries or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start".into(),
+            "only the admin may change the libraries or the model, or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start".into(),
         ));
     }
     crate::ssr::services()

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::types::{LibraryRoot, LibraryStatus, SearchPage, SearchRequest, ServerInfo, Viewer};
+use crate::types::{
+    LibraryRoot, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+};
 
 /// What server functions need from the server. Implemented by the `server` crate; the
 /// blocking methods are called from `spawn_blocking`.
@@ -28,6 +30,11 @@ pub trait Backend: Send + Sync + 'static {
     fn add_library(&self, path: &str) -> Result<String, AppError>;
     /// Forgets a library folder and its images (blocking); the answer says how many.
     fn remove_library(&self, path: &str) -> Result<String, AppError>;
+    /// The model in use and the installed ones (blocking: reads the models folder).
+    fn models(&self) -> Result<ModelList, AppError>;
+    /// Switches to another installed model (blocking: loads it, stops the crawl, then crawls
+    /// so every image gets the new model's embedding); the answer says what happened.
+    fn select_model(&self, model: &str) -> Result<String, AppError>;
 }
 
 /// Who made the request, as the server's access layer decided it: put into each request's

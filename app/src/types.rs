@@ -204,6 +204,38 @@ pub struct LibraryRoot {
     pub configured: bool,
 }
 
+/// A model Trove can use, as the admin's model picker shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    /// Repository id (`owner/name`) or folder.
+    pub id: String,
+    /// `clip` or `siglip`, when the folder is complete and valid.
+    pub family: Option<String>,
+    /// Embedding width.
+    pub dim: Option<usize>,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// What is wrong with it, if anything (it cannot be chosen then).
+    pub problem: Option<String>,
+    /// Whether it is the model in use.
+    pub active: bool,
+    /// Whether it is the built-in demo model.
+    pub demo: bool,
+}
+
+/// The model in use and the models that could replace it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelList {
+    /// The model in use.
+    pub active: String,
+    /// Where that choice came from, in words.
+    pub chosen_by: String,
+    /// The built-in demo model and every model in the data directory.
+    pub models: Vec<ModelChoice>,
+    /// Where to put more models, in words.
+    pub install_hint: String,
+}
+
 /// Who is looking: a guest (search and view) or an admin (may also start and stop crawls).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {

@@ -187,6 +187,9 @@ test('guests see no admin controls', async ({ page }) => {
   // A guest's request to crawl is refused by the server, not just hidden.
   const res = await page.request.post('/api/crawl/start');
   expect(res.status()).toBe(403);
+  await expect(page.locator('#model-panel')).toHaveCount(0);
+  const select = await page.request.post('/api/models/select', { data: { model: 'trove/demo-clip' } });
+  expect(select.status()).toBe(403);
   await page.screenshot({ path: shot('home-guest'), fullPage: false });
   await page.getByText('Back to the admin view').click();
   await expect(page.locator('#crawl-controls')).toBeVisible();
@@ -243,5 +246,98 @@ test('the admin adds a library folder, sees it crawled, and removes it', async (
   await expect(page.locator('#library-message')).toContainText('removed');
   await expect(row).toHaveCount(0);
   fs.rmSync(dir, { recursive: true, force: true });
+  expect(errors).toEqual([]);
+});
+
+test('a long crawl shows its progress while it runs: a bar, counts, rate and time left', async ({ page }) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  await page.goto('/');
+  await hydrated(page);
+  // 1,500 distinct files: the demo images, each with different bytes after its PNG end, so
+  // every one is decoded and embedded (about ten seconds here).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trove-e2e-long-'));
+  const ids = await gridIds(page);
+  expect(ids.length).toBeGreaterThan(20);
+  const originals = await Promise.all(ids.map(async (id) => (await page.request.get(`/image/${id}`)).body()));
+  for (let i = 0; i < 1500; i++) {
+    const tail = Buffer.from(`trove-e2e-${i}`);
+    fs.writeFileSync(path.join(dir, `long-${i}.png`), Buffer.concat([originals[i % originals.length], tail]));
+  }
+  const errors = watchErrors(page);
+  const input = page.locator('#library-path');
+  await expect(async () => {
+    await input.fill(dir);
+    await page.locator('#add-library button').click();
+    await expect(page.locator('#library-message')).toContainText('added', { timeout: 2000 });
+  }).toPass({ timeout: 30_000 });
+  // Mid-way: the event stream shows the bar and the running figures.
+  const progress = page.locator('#crawl-progress');
+  await expect(page.locator('#crawl-bar')).toBeVisible();
+  await expect(progress).toContainText(/Indexing: \d+ of \d+ files done, \d+ embedded, 0 skipped, [\d.]+ images\/s, about \d+:\d\d left/);
+  // (The crawl covers every library folder: the demo library's 300 files are unchanged.)
+  const bar = page.locator('#crawl-bar');
+  const [value, max] = [Number(await bar.getAttribute('value')), Number(await bar.getAttribute('max'))];
+  expect(max).toBe(1800);
+  expect(value).toBeGreaterThan(0);
+  expect(value).toBeLessThan(max);
+  await page.screenshot({ path: shot('home-crawling'), fullPage: false });
+  // And at the end, the summary.
+  await expect(progress).toContainText(/Last crawl: 1800 files in \d+:\d\d \(1500 embedded, 0 moved or copied, 300 unchanged/, { timeout: 120_000 });
+  await expect(page.locator('#crawl-bar')).toHaveCount(0);
+  // The finished crawl's time stands still.
+  const summary = await progress.textContent();
+  await page.waitForTimeout(2500);
+  await expect(progress).toHaveText(summary!);
+  const row = page.locator(`#libraries li[data-path="${dir}"]`);
+  await row.locator('.remove-library').click();
+  await expect(page.locator('#library-message')).toContainText('1500 images forgotten');
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(errors).toEqual([]);
+});
+
+test('the admin switches the model, the library is embedded again, and switches back', async ({ page }) => {
+  const dataDir = process.env.TROVE_DATA_DIR;
+  test.skip(!dataDir, 'installs a model into the server\'s data directory (TROVE_DATA_DIR)');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  // A second model, installed as `trove model pull` would: the tiny random CLIP test fixture.
+  const fixture = path.join(__dirname, '..', '..', 'models', 'tests', 'fixtures', 'tiny-clip');
+  const target = path.join(dataDir!, 'models', 'test--tiny-clip');
+  fs.mkdirSync(target, { recursive: true });
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json']) {
+    fs.copyFileSync(path.join(fixture, file), path.join(target, file));
+  }
+  await page.goto('/');
+  await hydrated(page);
+  const errors = watchErrors(page);
+  await expect(page.locator('#model-active')).toHaveText('trove/demo-clip');
+  await expect(page.locator('#model-choice option[value="test/tiny-clip"]')).toContainText('clip');
+  const settled = async (model: string) => {
+    await expect(async () => {
+      const status = await (await page.request.get('/api/status')).json();
+      expect(status.model).toBe(model);
+      expect(status.crawl.running).toBe(false);
+      expect(status.counts.embedded).toBe(status.counts.images);
+    }).toPass({ timeout: 120_000 });
+  };
+  await page.locator('#model-choice').selectOption('test/tiny-clip');
+  await page.locator('#select-model button').click();
+  await expect(page.locator('#model-message')).toContainText('now using test/tiny-clip');
+  await expect(page.locator('#model-active')).toHaveText('test/tiny-clip');
+  await expect(page.locator('#server-info')).toContainText('test/tiny-clip');
+  await settled('test/tiny-clip');
+  await page.screenshot({ path: shot('home-model'), fullPage: true });
+  // Back to the demo model, whose embeddings were kept: nothing to embed again.
+  await page.locator('#model-choice').selectOption('trove/demo-clip');
+  await page.locator('#select-model button').click();
+  await expect(page.locator('#model-message')).toContainText('now using trove/demo-clip');
+  await settled('trove/demo-clip');
+  const status = await (await page.request.get('/api/status')).json();
+  expect(status.crawl.embedded).toBe(0);
+  expect(status.demo_model).toBe(true);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.rmSync(path.join(dataDir!, 'model-choice'), { force: true });
   expect(errors).toEqual([]);
 });

@@ -62,6 +62,8 @@ impl Crawler {
             return Err(StartError::Running);
         }
         self.stop.store(false, Ordering::SeqCst);
+        // At once, so nobody reads the last crawl's figures as this one's.
+        self.progress.reset();
         let (progress, stop, busy, last) = (
             self.progress.clone(),
             self.stop.clone(),

@@ -78,6 +78,8 @@ pub enum IngestError {
 pub struct Progress {
     started: Mutex<Option<Instant>>,
     first_embed: Mutex<Option<Instant>>,
+    /// When the crawl ended: its time and rate stop there.
+    ended: Mutex<Option<Instant>>,
     /// Image files found so far.
     pub seen: AtomicU64,
     /// Unchanged since the last crawl.
@@ -101,6 +103,7 @@ impl Default for Progress {
         Progress {
             started: Mutex::new(None),
             first_embed: Mutex::new(None),
+            ended: Mutex::new(None),
             seen: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
             reused: AtomicU64::new(0),
@@ -147,9 +150,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Progress {
-    fn reset(&self) {
+    /// Zeroes the counters and marks a crawl as running (a crawl does it as it starts).
+    pub fn reset(&self) {
         *lock(&self.started) = Some(Instant::now());
         *lock(&self.first_embed) = None;
+        *lock(&self.ended) = None;
         for c in [
             &self.seen,
             &self.unchanged,
@@ -164,6 +169,12 @@ impl Progress {
         self.running.store(true, Ordering::Relaxed);
     }
 
+    /// Marks the crawl as over, freezing its elapsed time and rate.
+    fn finish(&self) {
+        *lock(&self.ended) = Some(Instant::now());
+        self.running.store(false, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> ProgressSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -175,8 +186,10 @@ impl Progress {
             get(&self.skipped),
         );
         let done = unchanged + reused + embedded + skipped;
-        let elapsed_s = lock(&self.started).map_or(0.0, |t| t.elapsed().as_secs_f64());
-        let embedding_s = lock(&self.first_embed).map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let end = lock(&self.ended).unwrap_or_else(Instant::now);
+        let since = |t: Instant| end.saturating_duration_since(t).as_secs_f64();
+        let elapsed_s = lock(&self.started).map_or(0.0, since);
+        let embedding_s = lock(&self.first_embed).map_or(0.0, since);
         let rate = if embedding_s > 0.5 {
             embedded as f64 / embedding_s
         } else {
@@ -246,7 +259,7 @@ pub fn crawl(
 ) -> Result<CrawlSummary, IngestError> {
     progress.reset();
     let result = crawl_inner(config, embedder, index, thumbs, progress, stop);
-    progress.running.store(false, Ordering::Relaxed);
+    progress.finish();
     result
 }
 
@@ -780,4 +793,25 @@ fn write_loop(
         }
     }
     Ok(walked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_crawl_keeps_its_time() {
+        let progress = Progress::default();
+        progress.reset();
+        assert!(progress.snapshot().running);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        progress.finish();
+        let first = progress.snapshot();
+        assert!(!first.running);
+        assert!(first.elapsed_s >= 0.02, "{first:?}");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_eq!(progress.snapshot().elapsed_s, first.elapsed_s);
+        progress.reset();
+        assert!(progress.snapshot().elapsed_s < first.elapsed_s);
+    }
 }

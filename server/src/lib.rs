@@ -5,6 +5,7 @@ pub mod access;
 pub mod cli;
 pub mod crawler;
 pub mod decode;
+pub mod gate;
 pub mod index_cmd;
 pub mod ingest;
 pub mod library;

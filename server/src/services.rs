@@ -4,22 +4,25 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use app::error::AppError;
 use app::types::{
-    CatalogCounts, CrawlProgress, LibraryRoot, LibraryStatus, SearchFilters, SearchHit, SearchPage,
-    SearchRequest, ServerInfo, SkippedFile,
+    CatalogCounts, CrawlProgress, LibraryRoot, LibraryStatus, ModelChoice, ModelList,
+    SearchFilters, SearchHit, SearchPage, SearchRequest, ServerInfo, SkippedFile,
 };
 use trove_models::synth::{self, Output, Split};
 
 use crate::crawler::Crawler;
 use crate::decode::{decode, DecodeLimits};
+use crate::gate::Gate;
 use crate::ingest::ProgressSnapshot;
 use crate::library::{DataPaths, Library};
 use crate::model_store::{describe, ModelStore};
 use crate::search::{self, Filters, Hit, Query, SearchError, Sort};
-use crate::settings::{ModelSource, Settings, DEFAULT_MODEL};
+use crate::settings::{ModelSource, Settings, DEFAULT_MODEL, DEMO_MODEL};
 use crate::store::{ImageDetail, Store, StoreError};
 use crate::thumbs::{self, Thumbnails};
 
@@ -74,10 +77,25 @@ enum Opening {
     Failed(String),
 }
 
+/// The model in use: the configured one, until an admin chooses another.
+#[derive(Debug, Clone)]
+struct ActiveModel {
+    model: String,
+    source: ModelSource,
+}
+
+/// How long a model change waits for the running crawl to finish its batch.
+const CRAWL_STOP_WAIT: Duration = Duration::from_secs(120);
+
 /// Everything the running server owns.
 pub struct Trove {
     settings: Settings,
     paths: DataPaths,
+    active: RwLock<ActiveModel>,
+    /// A model change is under way.
+    switching: AtomicBool,
+    /// Queries and uploads being embedded and searched (see [`Trove::search_limit`]).
+    search_gate: Gate,
     library: RwLock<Opening>,
     crawler: Crawler,
     uploads: Mutex<lru::LruCache<String, Arc<Upload>>>,
@@ -90,6 +108,12 @@ impl Trove {
         std::fs::create_dir_all(&settings.data_dir)?;
         Ok(Trove {
             paths: DataPaths::new(&settings.data_dir),
+            active: RwLock::new(ActiveModel {
+                model: settings.model.clone(),
+                source: settings.model_source,
+            }),
+            switching: AtomicBool::new(false),
+            search_gate: Gate::default(),
             settings,
             library: RwLock::new(Opening::Loading),
             crawler: Crawler::default(),
@@ -102,7 +126,7 @@ impl Trove {
     /// Loads the model and the index, then crawls the libraries (or, when there is nothing to
     /// index at all, a generated demo library). Blocking: run it off the async runtime.
     pub fn open_library(&self) {
-        let opened = Library::open(&self.settings);
+        let opened = Library::open(&self.library_settings());
         let library = match opened {
             Ok(library) => Arc::new(library),
             Err(e) => {
@@ -184,9 +208,32 @@ impl Trove {
         Ok(std::fs::canonicalize(&dir)?)
     }
 
-    /// Whether the configured model is installed, in words.
+    /// The model in use.
+    pub fn active_model(&self) -> String {
+        self.active().model
+    }
+
+    fn active(&self) -> ActiveModel {
+        self.active
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The settings with the model in use (an admin may have changed it since the start).
+    fn library_settings(&self) -> Settings {
+        let active = self.active();
+        Settings {
+            model: active.model,
+            model_source: active.source,
+            ..self.settings.clone()
+        }
+    }
+
+    /// Whether the model in use is installed, in words.
     fn model_status(&self) -> String {
-        if self.settings.model_source == ModelSource::Demo {
+        let active = self.active();
+        if active.model == DEMO_MODEL {
             return format!(
                 "the built-in demo model, trained by Trove on its own generated images: it knows shapes, \
                  colours, counts and a few words on signs and memes, not real photos. For real photos \
@@ -194,9 +241,9 @@ impl Trove {
             );
         }
         let store = ModelStore::new(&self.settings.data_dir);
-        match store.resolve(&self.settings.model) {
+        match store.resolve(&active.model) {
             Ok(dir) => {
-                let model = describe(&dir, self.settings.model.clone());
+                let model = describe(&dir, active.model.clone());
                 match (model.family, model.dim, model.problem) {
                     (Some(family), Some(dim), None) => format!("installed: {family}, {dim}-d"),
                     (.., Some(problem)) => problem,
@@ -233,7 +280,18 @@ impl Trove {
         }
     }
 
-    /// Runs a query (blocking).
+    /// How many queries may run at once: one per core, less one while a crawl runs so that
+    /// it keeps a core however many people search (at least one query always runs).
+    fn search_limit(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        if self.crawler.is_running() {
+            cores - 1
+        } else {
+            cores
+        }
+    }
+
+    /// Runs a query (blocking; waits its turn when every core is busy with queries).
     pub fn search(
         &self,
         query: &Query,
@@ -241,6 +299,7 @@ impl Trove {
         limit: usize,
     ) -> Result<SearchPage, ServiceError> {
         let library = self.ready()?;
+        let _pass = self.search_gate.enter(|| self.search_limit());
         let store = Store::open(&self.paths.catalog)?;
         let page = search::search(&library, &store, query, offset, limit)?;
         Ok(SearchPage {
@@ -332,6 +391,7 @@ impl Trove {
             max_bytes: MAX_UPLOAD_BYTES as u64,
             ..DecodeLimits::default()
         };
+        let _pass = self.search_gate.enter(|| self.search_limit());
         let decoded = decode(bytes, min_side, limits)
             .map_err(|e| ServiceError::BadUpload(format!("the upload cannot be used: {e}")))?;
         let (w, h) = decoded.rgb.dimensions();
@@ -593,6 +653,148 @@ impl Trove {
         ))
     }
 
+    /// The model in use and every model that could replace it: the built-in demo model and
+    /// the folders in `<data>/models` (blocking: reads them).
+    pub fn models(&self) -> Result<ModelList, ServiceError> {
+        let active = self.active();
+        let store = ModelStore::new(&self.settings.data_dir);
+        let installed = store
+            .list()
+            .map_err(|e| ServiceError::Invalid(crate::error_chain(&e)))?;
+        let mut models = vec![ModelChoice {
+            id: DEMO_MODEL.to_owned(),
+            family: Some("clip".into()),
+            dim: None,
+            bytes: 0,
+            problem: None,
+            active: active.model == DEMO_MODEL,
+            demo: true,
+        }];
+        for m in installed.into_iter().filter(|m| m.id != DEMO_MODEL) {
+            models.push(ModelChoice {
+                active: m.id == active.model,
+                id: m.id,
+                family: m.family,
+                dim: m.dim,
+                bytes: m.bytes,
+                problem: m.problem,
+                demo: false,
+            });
+        }
+        if !models.iter().any(|m| m.active) {
+            // A model given as a folder, or one that failed to load.
+            let dir = store.resolve(&active.model).ok();
+            let described = dir.map(|d| describe(&d, active.model.clone()));
+            models.push(ModelChoice {
+                id: active.model.clone(),
+                family: described.as_ref().and_then(|m| m.family.clone()),
+                dim: described.as_ref().and_then(|m| m.dim),
+                bytes: described.as_ref().map_or(0, |m| m.bytes),
+                problem: described.and_then(|m| m.problem),
+                active: true,
+                demo: false,
+            });
+        }
+        let chosen_by = match active.source {
+            ModelSource::Chosen => "the configuration (--model, TROVE_MODEL or the config file)",
+            ModelSource::Saved => "an admin, on this page (kept for the next start)",
+            ModelSource::Default => "default: the standard model is installed",
+            ModelSource::Demo => "default: no real model is installed yet",
+        };
+        Ok(ModelList {
+            active: active.model,
+            chosen_by: chosen_by.to_owned(),
+            models,
+            install_hint: format!(
+                "install more with `trove model pull <hugging-face-id>` (e.g. {DEFAULT_MODEL} or google/siglip-base-patch16-224) where the internet is reachable, or copy a model folder (config.json, model.safetensors, tokenizer.json, preprocessor_config.json) to {}",
+                store.root().join("<owner>--<name>").display()
+            ),
+        })
+    }
+
+    /// Switches to another model (blocking). The new model is loaded while the old one keeps
+    /// answering searches; then the running crawl is stopped, the new library replaces the
+    /// old, the choice is saved for the next start, and a crawl embeds every image the new
+    /// model has not seen. Embeddings of the old model stay in the catalog, so switching back
+    /// is quick.
+    pub fn select_model(&self, model: &str) -> Result<String, ServiceError> {
+        let model = model.trim();
+        if model.is_empty() {
+            return Err(ServiceError::Invalid("choose a model".into()));
+        }
+        if self.active_model() == model {
+            return Ok(format!("{model} is already in use"));
+        }
+        if self.switching.swap(true, Ordering::SeqCst) {
+            return Err(ServiceError::Conflict(
+                "another model change is under way; wait for it to finish".into(),
+            ));
+        }
+        let result = self.switch_model(model);
+        self.switching.store(false, Ordering::SeqCst);
+        result
+    }
+
+    fn switch_model(&self, model: &str) -> Result<String, ServiceError> {
+        let store = ModelStore::new(&self.settings.data_dir);
+        let dir = store
+            .resolve(model)
+            .map_err(|e| ServiceError::Invalid(crate::error_chain(&e)))?;
+        if let Some(problem) = describe(&dir, model.to_owned()).problem {
+            return Err(ServiceError::Invalid(format!("{model}: {problem}")));
+        }
+        let settings = Settings {
+            model: model.to_owned(),
+            model_source: ModelSource::Saved,
+            ..self.settings.clone()
+        };
+        let library = Library::open(&settings).map_err(|e| {
+            ServiceError::Invalid(format!(
+                "{model} cannot be used: {}",
+                crate::error_chain(&e)
+            ))
+        })?;
+        crate::settings::save_model_choice(&self.settings.data_dir, model).map_err(|e| {
+            ServiceError::Invalid(format!(
+                "the choice cannot be saved in the data directory: {e}"
+            ))
+        })?;
+        self.crawler.stop();
+        let deadline = Instant::now() + CRAWL_STOP_WAIT;
+        while self.crawler.is_running() {
+            if Instant::now() > deadline {
+                return Err(ServiceError::Conflict(
+                    "the running crawl did not stop in time; try again when it has".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let library = Arc::new(library);
+        *self
+            .active
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ActiveModel {
+            model: model.to_owned(),
+            source: ModelSource::Saved,
+        };
+        *self.write() = Opening::Ready(library.clone());
+        tracing::info!(model, "model changed");
+        let crawl = self
+            .roots_to_crawl()
+            .map_err(|e| e.to_string())
+            .and_then(|roots| {
+                self.crawler
+                    .start(library, roots, DecodeLimits::default())
+                    .map_err(|e| e.to_string())
+            });
+        Ok(match crawl {
+            Ok(()) => format!(
+                "now using {model}; a crawl is embedding the images it has not seen (search covers them as they are done)"
+            ),
+            Err(e) => format!("now using {model}; no crawl started: {e}"),
+        })
+    }
+
     /// The crawl controller.
     pub fn crawler(&self) -> &Crawler {
         &self.crawler
@@ -608,8 +810,8 @@ impl Trove {
         let mut status = LibraryStatus {
             state: state.to_owned(),
             error,
-            model: self.settings.model.clone(),
-            demo_model: self.settings.model_source == ModelSource::Demo,
+            model: self.active_model(),
+            demo_model: self.active_model() == DEMO_MODEL,
             roots: Vec::new(),
             counts: CatalogCounts::default(),
             crawl: crawl_progress(&self.crawler.progress()),
@@ -639,7 +841,7 @@ impl Trove {
         let store = Store::open(&self.paths.catalog)?;
         let model_id = match library {
             Some(l) => Some(l.model_id),
-            None => store.model_id(&self.settings.model)?,
+            None => store.model_id(&self.active_model())?,
         };
         let c = store.counts(model_id)?;
         Ok((
@@ -793,6 +995,14 @@ impl app::ssr::Backend for Trove {
         Trove::remove_library(self, path).map_err(app_error)
     }
 
+    fn models(&self) -> Result<ModelList, AppError> {
+        Trove::models(self).map_err(app_error)
+    }
+
+    fn select_model(&self, model: &str) -> Result<String, AppError> {
+        Trove::select_model(self, model).map_err(app_error)
+    }
+
     fn info(&self) -> ServerInfo {
         ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -802,7 +1012,7 @@ impl app::ssr::Backend for Trove {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            model: self.settings.model.clone(),
+            model: self.active_model(),
             model_status: self.model_status(),
             device: self.settings.device.as_str().to_owned(),
         }

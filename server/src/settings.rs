@@ -13,6 +13,9 @@ pub const DEFAULT_MODEL: &str = "openai/clip-vit-base-patch32";
 
 pub use trove_models::demo::DEMO_MODEL;
 
+/// The file in the data directory that keeps the model an admin chose on the web page.
+pub const MODEL_CHOICE_FILE: &str = "model-choice";
+
 /// Why the settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -85,6 +88,8 @@ pub struct Settings {
 pub enum ModelSource {
     /// `--model`, `TROVE_MODEL` or the config file.
     Chosen,
+    /// Chosen by an admin on the web page (kept in `<data>/model-choice`).
+    Saved,
     /// Nothing was chosen and the default model is installed.
     Default,
     /// Nothing was chosen and the default model is not installed, so the built-in demo model
@@ -148,8 +153,14 @@ impl Settings {
         } else {
             file.libraries.iter().map(|p| expand(p)).collect()
         };
-        let (model, model_source) = match args.model.clone().or(file.model) {
-            Some(model) => (model, ModelSource::Chosen),
+        let saved = saved_model_choice(&data_dir);
+        let chosen = match (args.model.clone(), saved, file.model) {
+            (Some(model), ..) => Some((model, ModelSource::Chosen)),
+            (None, Some(model), _) => Some((model, ModelSource::Saved)),
+            (None, None, model) => model.map(|m| (m, ModelSource::Chosen)),
+        };
+        let (model, model_source) = match chosen {
+            Some(chosen) => chosen,
             None => {
                 let installed = crate::model_store::ModelStore::new(&data_dir)
                     .resolve(DEFAULT_MODEL)
@@ -172,6 +183,27 @@ impl Settings {
             config_file,
         })
     }
+}
+
+/// The model an admin chose on the web page, if any (an unreadable file counts as none).
+fn saved_model_choice(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(MODEL_CHOICE_FILE)).ok()?;
+    let model = text.trim();
+    (!model.is_empty()).then(|| model.to_owned())
+}
+
+/// Keeps an admin's model choice for the next start: written to a temporary file and renamed
+/// over the old one, so a crash leaves either the old choice or the new.
+pub fn save_model_choice(data_dir: &Path, model: &str) -> std::io::Result<()> {
+    let target = data_dir.join(MODEL_CHOICE_FILE);
+    let partial = data_dir.join(format!(".{MODEL_CHOICE_FILE}.partial"));
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&partial)?;
+        f.write_all(format!("{model}\n").as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&partial, &target)
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, SettingsError> {
@@ -268,6 +300,41 @@ mod tests {
         env.default_config = Some(file);
         let s = Settings::resolve_with(&GlobalArgs::default(), &env).expect("ok");
         assert_eq!(s.model, "google/siglip-base-patch16-224");
+    }
+
+    #[test]
+    fn a_model_chosen_on_the_web_page_beats_the_file_but_not_the_command_line() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("trove.toml");
+        std::fs::write(&file, "model = \"from-file\"\n").expect("write");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let mut args = GlobalArgs {
+            config: Some(file),
+            data_dir: Some(data.clone()),
+            ..GlobalArgs::default()
+        };
+        let env = env_with(tmp.path());
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(
+            (s.model.as_str(), s.model_source),
+            ("from-file", ModelSource::Chosen)
+        );
+
+        save_model_choice(&data, "owner/picked").expect("save");
+        save_model_choice(&data, "owner/picked-again").expect("save over");
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(
+            (s.model.as_str(), s.model_source),
+            ("owner/picked-again", ModelSource::Saved)
+        );
+
+        args.model = Some("from-cli".into());
+        let s = Settings::resolve_with(&args, &env).expect("ok");
+        assert_eq!(
+            (s.model.as_str(), s.model_source),
+            ("from-cli", ModelSource::Chosen)
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/libraries", get(api_libraries).post(api_library_add))
         .route("/api/libraries/remove", post(api_library_remove))
         .route("/api/models", get(api_models))
+        .route("/api/models/select", post(api_model_select))
         .route("/thumb/{id}", get(thumb))
         .route("/preview/{id}", get(preview))
         .route("/upload/{key}", get(upload_thumb))
@@ -497,20 +498,40 @@ async fn library_change(
     }
 }
 
-/// The model in use and the models installed in the data directory.
+/// The model in use and the models that could replace it (the demo model and every folder
+/// in `<data>/models`).
 async fn api_models(State(state): State<AppState>) -> Response {
     let trove = state.trove.clone();
-    let listed = tokio::task::spawn_blocking(move || {
-        crate::model_store::ModelStore::new(&trove.settings().data_dir).list()
-    })
-    .await;
-    match listed {
-        Ok(Ok(installed)) => Json(serde_json::json!({
-            "active": state.trove.settings().model,
-            "installed": installed,
-        }))
-        .into_response(),
-        Ok(Err(e)) => internal(&e),
+    match tokio::task::spawn_blocking(move || trove.models()).await {
+        Ok(Ok(list)) => Json(list).into_response(),
+        Ok(Err(e)) => search_error(&e),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `{"model": "owner/name"}`, the body of the model selection route.
+#[derive(serde::Deserialize)]
+struct ModelName {
+    model: String,
+}
+
+/// Switches to another installed model and re-embeds the library with it (admins only).
+async fn api_model_select(
+    State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
+    body: Result<Json<ModelName>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !viewer.admin {
+        return forbidden();
+    }
+    let model = match body {
+        Ok(Json(b)) => b.model,
+        Err(e) => return bad_request(&e.body_text()),
+    };
+    let trove = state.trove.clone();
+    match tokio::task::spawn_blocking(move || trove.select_model(&model)).await {
+        Ok(Ok(message)) => Json(serde_json::json!({ "message": message })).into_response(),
+        Ok(Err(e)) => search_error(&e),
         Err(e) => internal(&e),
     }
 }
@@ -627,7 +648,7 @@ fn cookie_redirect(cookie: &str) -> Response {
 fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
-        Json(serde_json::json!({ "error": "only the admin may change the libraries or start and stop crawls: a request from this machine, or one with the admin token (Authorization: Bearer …)" })),
+        Json(serde_json::json!({ "error": "only the admin may change the libraries or the model, or start and stop crawls: a request from this machine, or one with the admin token (Authorization: Bearer …)" })),
     )
         .into_response()
 }

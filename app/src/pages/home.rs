@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{get_library_status, get_server_info, get_viewer, search_images};
+use crate::api::{get_library_status, get_server_info, get_viewer, search_images, SelectModel};
 use crate::components::libraries::Libraries;
+use crate::components::models::ModelPanel;
 use crate::components::results::{ResultGrid, SearchBox};
 use crate::components::status::StatusPanel;
 use crate::types::{SearchRequest, ServerInfo, PAGE_SIZE};
@@ -14,7 +15,9 @@ use crate::types::{SearchRequest, ServerInfo, PAGE_SIZE};
 #[component]
 pub fn HomePage() -> impl IntoView {
     // Blocking resources: the server waits for them, so they are in the first HTML.
-    let info = Resource::new_blocking(|| (), |_| get_server_info());
+    let select_model = ServerAction::<SelectModel>::new();
+    // Asked again after a model change, so the panel below names the model in use.
+    let info = Resource::new_blocking(move || select_model.version().get(), |_| get_server_info());
     let status = Resource::new_blocking(
         || (),
         |_| async move {
@@ -73,7 +76,11 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let admin = matches!(status.await, Ok((_, viewer)) if viewer.admin);
                 match info.await {
-                    Ok(info) => view! { <Libraries admin/> <ServerInfoPanel info/> }.into_any(),
+                    Ok(info) => view! {
+                        <Libraries admin/>
+                        {admin.then(|| view! { <ModelPanel select=select_model/> })}
+                        <ServerInfoPanel info/>
+                    }.into_any(),
                     Err(err) => view! {
                         <p id="server-info-error" class="text-red-700 dark:text-red-400">{err.to_string()}</p>
                     }.into_any(),

@@ -359,6 +359,29 @@ fn guests_on_the_network_search_but_only_the_admin_crawls() {
         b"",
     );
     assert_eq!(r.status, 403, "{}", r.body);
+    // The server functions behind the page answer with their error's own status too...
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let r = request_with(
+        local,
+        "POST",
+        "/api/fn/crawl_start",
+        &[("Cookie", "trove_guest=1"), form],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("only the admin"), "{}", r.body);
+    let r = request_with(local, "POST", "/api/fn/model_select", &[form], b"model=");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("choose a model"), "{}", r.body);
+    // ...except a plain form post from a page without JavaScript, which goes back to it.
+    let r = request_with(
+        local,
+        "POST",
+        "/api/fn/model_select",
+        &[form, ("Accept", "text/html"), ("Referer", "/")],
+        b"model=",
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
     let r = get(local, "/guest?on=1");
     assert_eq!(r.status, 303);
     assert!(r
@@ -489,4 +512,115 @@ fn guests_on_the_network_search_but_only_the_admin_crawls() {
         home.body.contains("id=\"crawl-controls\""),
         "the admin link makes an admin"
     );
+}
+
+/// Waits until the server uses `model`, its crawl has finished and every image is searchable.
+fn settled_on(addr: SocketAddr, model: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, status) = json(addr, "/api/status");
+        if status["model"] == model
+            && status["state"] == "ready"
+            && status["crawl"]["running"] == false
+            && status["counts"]["embedded"] == COUNT
+        {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled on {model}: {status:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_admin_switches_models_and_back_and_guests_cannot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = server(tmp.path());
+    let data = tmp.path().join("data");
+    // A second model, installed as `trove model pull` would: the tiny random CLIP fixture.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/tiny-clip");
+    let installed = data.join("models").join("test--tiny-clip");
+    std::fs::create_dir_all(&installed).expect("models folder");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(fixture.join(file), installed.join(file)).expect("install");
+    }
+    let (status, list) = json(server.addr, "/api/models");
+    assert_eq!(status, 200);
+    assert_eq!(list["active"], "trove/demo-clip");
+    let models = list["models"].as_array().expect("models");
+    assert!(
+        models
+            .iter()
+            .any(|m| m["id"] == "trove/demo-clip" && m["active"] == true && m["demo"] == true),
+        "{list:#}"
+    );
+    assert!(
+        models
+            .iter()
+            .any(|m| m["id"] == "test/tiny-clip" && m["family"] == "clip" && m["active"] == false),
+        "{list:#}"
+    );
+
+    let json_type = [("Content-Type", "application/json")];
+    let select = |model: &str, headers: &[(&str, &str)]| {
+        let body = serde_json::json!({ "model": model }).to_string();
+        request_with(
+            server.addr,
+            "POST",
+            "/api/models/select",
+            headers,
+            body.as_bytes(),
+        )
+    };
+    let guest = [
+        ("Content-Type", "application/json"),
+        ("Cookie", "trove_guest=1"),
+    ];
+    let r = select("test/tiny-clip", &guest);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = select("nobody/missing", &json_type);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("nobody/missing"), "{}", r.body);
+    let r = select("", &json_type);
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    let r = select("test/tiny-clip", &json_type);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("now using test/tiny-clip"), "{}", r.body);
+    let status = settled_on(server.addr, "test/tiny-clip");
+    assert_eq!(
+        status["crawl"]["embedded"], COUNT,
+        "every image is embedded again with the new model: {status:#}"
+    );
+    assert_eq!(status["demo_model"], false);
+    let saved = std::fs::read_to_string(data.join("model-choice")).expect("the choice is kept");
+    assert_eq!(saved.trim(), "test/tiny-clip");
+    assert_eq!(
+        json(server.addr, "/api/models").1["active"],
+        "test/tiny-clip"
+    );
+    // Its embeddings answer queries (a random model ranks nothing, but it answers).
+    let (status, page) = json(server.addr, "/api/search?q=a+red+circle&limit=5");
+    assert_eq!(status, 200, "{page:#}");
+    let (status, similar) = json(server.addr, "/api/similar/1?limit=5");
+    assert_eq!(status, 200, "{similar:#}");
+    assert!(!ids(&similar).is_empty() && !ids(&similar).contains(&1));
+
+    // Back to the demo model: its embeddings were kept, so nothing is embedded again.
+    let r = select("trove/demo-clip", &json_type);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let status = settled_on(server.addr, "trove/demo-clip");
+    assert_eq!(status["crawl"]["embedded"], 0, "{status:#}");
+    assert_eq!(status["demo_model"], true);
+    let (_, page) = json(server.addr, "/api/search?q=a+meme+that+says+hello&limit=3");
+    assert!(!ids(&page).is_empty(), "{page:#}");
+    let r = select("trove/demo-clip", &json_type);
+    assert!(r.body.contains("already in use"), "{}", r.body);
 }
