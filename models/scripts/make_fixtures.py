@@ -7,6 +7,8 @@ Run through scripts/python-env.sh's venv:
     .venv/bin/python models/scripts/make_fixtures.py tiny        # models/tests/fixtures/tiny-{clip,siglip}
     .venv/bin/python models/scripts/make_fixtures.py tokens      # models/tests/fixtures/clip-tokens.json
     .venv/bin/python models/scripts/make_fixtures.py preprocess  # models/tests/fixtures/preprocess/
+    .venv/bin/python models/scripts/make_fixtures.py spiece      # models/tests/fixtures/siglip-spiece/
+    .venv/bin/python models/scripts/make_fixtures.py spiece-ref DIR [LINES.txt]  # tokens.json for DIR/spiece.model
     .venv/bin/python models/scripts/make_fixtures.py full DIR    # ViT-B/32 and SigLIP B/16, random, in DIR
     .venv/bin/python models/scripts/make_fixtures.py full DIR clip-vit-base-patch16 clip-vit-large-patch14
 
@@ -367,6 +369,77 @@ def cmd_full(dest: Path, which=("clip-vit-base-patch32", "siglip-base-patch16-22
                      vision=dict(tower, image_size=224, patch_size=16), dtype=torch.float32)
 
 
+# ----------------------------------------------------------------------------- SigLIP v1 tokenizer
+
+SPIECE_EDGE_CASES = [
+    "", " ", "!!!", " A  Photo\tof a CAT! ", "it's", "don\u2019t", "日本。", "😀", "É", "ΟΔΟΣ",
+    "a\u2581b", "\u2581x", "a\x1cb", "a\u200bb", "\xa0a\u3000b\xa0", "<pad>", "</s>", "text </s>",
+    "hello </s> world", "</s> world", "<unk>", "x<unk>y", "a </s> b <unk> c", "\uff1c\uff0f\uff53\uff1e",
+    "word " * 100, "http://www.apache.org", "www.example.com", "eee", "0000", "e\u0301cole", "İstanbul",
+    "ｶﾞ", "ﬂ\u0301", "\u0301x", "Ⅻ ①②", "tab\tand\nnewline", "MiXeD CaSe Zürich", "💸💰 money",
+]
+
+
+def spiece_corpus(seed=11):
+    """Text to train the test SentencePiece model on: varied strings plus plain sentences."""
+    rng = random.Random(seed)
+    words = ("the a an of on in at with from photo picture image dog cat money surprised face bokeh "
+             "mount fuji plane window meme says monday again hello world red green blue circle square "
+             "triangle two three sunset beach night city street portrait macro wedding birthday cake "
+             "snowy mountains ramen tokyo crowded sea baby laughing car sports old new small large "
+             "running jumping sleeping sofa garden flower tree river lake forest rain snow sun moon "
+             "www example com http org 2024 1999 10 100 eee ooo").split()
+    lines = varied_strings(3000, seed=seed)
+    for _ in range(20000):
+        lines.append(" ".join(rng.choice(words) for _ in range(rng.randint(2, 12))))
+    lines += ["Ça va très bien, naïve café à Zürich.", "Ελληνικά: ΟΔΟΣ, οδός.", "日本語のテキストと東京タワー。",
+              "Привет мир!", "“Smart quotes” and ‘single’ ones — and dashes…", "ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ １２３"] * 40
+    return lines
+
+
+def cmd_spiece():
+    """A small SentencePiece unigram model laid out like SigLIP's (<pad>=0, </s>=1, <unk>=2, no
+    <s>, NFKC character map) and transformers' SiglipTokenizer ids for 1,200+ strings."""
+    import sentencepiece as spm
+
+    out = FIXTURES / "siglip-spiece"
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / "corpus.txt"
+    corpus.write_text("\n".join(l.replace("\n", " ") for l in spiece_corpus()), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(out / "spiece"), model_type="unigram", vocab_size=1000, hard_vocab_limit=False,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=0.9995,
+        normalization_rule_name="nmt_nfkc", byte_fallback=False, num_threads=1, seed_sentencepiece_size=100000,
+        minloglevel=2)
+    corpus.unlink()
+    (out / "spiece.vocab").unlink()
+    strings = spiece_reference(out, [])
+    print(f"wrote {out}: spiece.model ({(out / 'spiece.model').stat().st_size} bytes), {len(strings)} strings")
+
+
+def spiece_reference(folder: Path, extra: list, padded: int = 50):
+    from transformers import SiglipTokenizer
+
+    tok = SiglipTokenizer(vocab_file=str(folder / "spiece.model"))
+    strings = SPIECE_EDGE_CASES + varied_strings(1200, seed=13) + extra
+    ids = [tok(s, truncation=True, max_length=64)["input_ids"] for s in strings]
+    pad = [tok(s, padding="max_length", truncation=True, max_length=64)["input_ids"] for s in strings[:padded]]
+    (folder / "tokens.json").write_text(json.dumps({"strings": strings, "ids": ids, "padded": pad}, ensure_ascii=False))
+    return strings
+
+
+def cmd_spiece_ref(folder: Path, lines_file):
+    """tokens.json for any spiece.model (e.g. a real SigLIP repository's), optionally with the
+    lines of a text file added, for the ignored test that checks more models."""
+    extra = []
+    if lines_file:
+        extra = sorted(set(Path(lines_file).read_text(encoding="utf-8").split("\n")))
+        random.Random(5).shuffle(extra)
+        extra = extra[:20000]
+    strings = spiece_reference(folder, extra)
+    print(f"wrote {folder / 'tokens.json'}: {len(strings)} strings")
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "tokenizer":
@@ -375,6 +448,10 @@ def main():
         cmd_tokens()
     elif cmd == "preprocess":
         cmd_preprocess()
+    elif cmd == "spiece":
+        cmd_spiece()
+    elif cmd == "spiece-ref" and len(sys.argv) in (3, 4):
+        cmd_spiece_ref(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) == 4 else None)
     elif cmd == "tiny":
         cmd_tiny()
     elif cmd == "full" and len(sys.argv) == 3:

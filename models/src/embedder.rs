@@ -25,6 +25,21 @@ pub const MODEL_FILES: [&str; 4] = [
     "preprocessor_config.json",
 ];
 
+/// SigLIP v1's tokenizer, which its repositories ship instead of `tokenizer.json`.
+pub const SENTENCEPIECE_FILE: &str = "spiece.model";
+
+/// The files [`MODEL_FILES`] lists that `dir` lacks (a `spiece.model` stands in for
+/// `tokenizer.json`).
+pub fn missing_files(dir: &Path) -> Vec<&'static str> {
+    MODEL_FILES
+        .into_iter()
+        .filter(|f| {
+            let stands_in = *f == "tokenizer.json" && dir.join(SENTENCEPIECE_FILE).is_file();
+            !(dir.join(f).is_file() || stands_in)
+        })
+        .collect()
+}
+
 /// How many recent text queries keep their embedding.
 const QUERY_CACHE: usize = 256;
 
@@ -58,13 +73,11 @@ impl Embedder {
     /// Loads a model folder (`config.json`, `model.safetensors`, `tokenizer.json`,
     /// `preprocessor_config.json`) onto `compute`'s device.
     pub fn load(dir: &Path, compute: &Compute) -> Result<Self> {
-        for file in MODEL_FILES {
-            if !dir.join(file).is_file() {
-                return Err(Error::MissingFile {
-                    dir: dir.to_path_buf(),
-                    file,
-                });
-            }
+        if let Some(&file) = missing_files(dir).first() {
+            return Err(Error::MissingFile {
+                dir: dir.to_path_buf(),
+                file,
+            });
         }
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let preprocessor = Preprocessor::from_file(&dir.join("preprocessor_config.json"))?;
@@ -72,9 +85,15 @@ impl Embedder {
         let device = &compute.device;
         let (towers, tokenizer, report) = match &config {
             ModelConfig::Clip(cfg) => {
+                let path = dir.join("tokenizer.json");
+                if !path.is_file() {
+                    return Err(Error::MissingFile {
+                        dir: dir.to_path_buf(),
+                        file: "tokenizer.json",
+                    });
+                }
                 let mut model = ClipModel::new(cfg, device);
                 let report = load_safetensors(&mut model, &weights, compute.dtype)?;
-                let path = dir.join("tokenizer.json");
                 // Probe with the real end-of-text id; the original OpenAI configs say 2.
                 let probe = TextTokenizer::from_file(
                     &path,
@@ -104,13 +123,22 @@ impl Embedder {
                 }
                 let mut model = SiglipModel::new(cfg, device);
                 let report = load_safetensors(&mut model, &weights, compute.dtype)?;
-                let tokenizer = TextTokenizer::from_file(
-                    &dir.join("tokenizer.json"),
+                let (context, pooling) = (
                     cfg.text_config.max_position_embeddings,
                     TextPooling::LastToken {
                         pad_id: cfg.text_config.pad_token_id,
                     },
-                )?;
+                );
+                let json = dir.join("tokenizer.json");
+                let tokenizer = if json.is_file() {
+                    TextTokenizer::from_file(&json, context, pooling)?
+                } else {
+                    TextTokenizer::from_sentencepiece(
+                        &dir.join(SENTENCEPIECE_FILE),
+                        context,
+                        pooling,
+                    )?
+                };
                 (Towers::Siglip(Box::new(model)), tokenizer, report)
             }
         };

@@ -24,7 +24,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A model folder lacks a file Trove needs.
-    #[error("{dir} has no {file}: a model folder needs config.json, model.safetensors, tokenizer.json and preprocessor_config.json (as in a Hugging Face model repository)")]
+    #[error("{dir} has no {file}: a model folder needs config.json, model.safetensors, tokenizer.json (or, for SigLIP v1, spiece.model) and preprocessor_config.json (as in a Hugging Face model repository)")]
     MissingFile {
         /// The model folder.
         dir: PathBuf,

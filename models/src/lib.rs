@@ -29,12 +29,13 @@ pub mod eval;
 pub mod loader;
 pub mod preprocess;
 pub mod siglip;
+pub mod spiece;
 pub mod synth;
 pub mod tokenizer;
 pub mod transformer;
 
 pub use config::ModelConfig;
 pub use device::{Compute, ComputeKind, DevicePreference};
-pub use embedder::{Embedder, MODEL_FILES};
+pub use embedder::{missing_files, Embedder, MODEL_FILES, SENTENCEPIECE_FILE};
 pub use error::{Error, Result};
 pub use preprocess::{Pixels, Preprocessor};

@@ -1,11 +1,12 @@
 //! Text tokenisation with the model's own `tokenizer.json` (the `tokenizers` crate, as
-//! `transformers`' fast tokenizers use).
+//! `transformers`' fast tokenizers use), or SigLIP v1's `spiece.model` ([`crate::spiece`]).
 
 use std::path::{Path, PathBuf};
 
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
+use crate::spiece::SentencePiece;
 
 /// How a family pads and pools its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +36,19 @@ pub struct TokenBatch {
     pub pool_positions: Vec<usize>,
 }
 
+/// Where the ids come from.
+#[derive(Clone)]
+enum Inner {
+    /// A `tokenizer.json`.
+    Json(Box<Tokenizer>),
+    /// SigLIP v1's `spiece.model`.
+    SentencePiece(Box<SentencePiece>),
+}
+
 /// The tokenizer plus the model's context length and pooling rule.
 #[derive(Clone)]
 pub struct TextTokenizer {
-    inner: Tokenizer,
+    inner: Inner,
     path: PathBuf,
     context: usize,
     pooling: TextPooling,
@@ -77,7 +87,18 @@ impl TextTokenizer {
             }),
         });
         Ok(TextTokenizer {
-            inner,
+            inner: Inner::Json(Box::new(inner)),
+            path: path.to_path_buf(),
+            context,
+            pooling,
+        })
+    }
+
+    /// Loads SigLIP v1's `spiece.model`, giving `SiglipTokenizer`'s ids, truncated to
+    /// `context` tokens (the end-of-text token kept).
+    pub fn from_sentencepiece(path: &Path, context: usize, pooling: TextPooling) -> Result<Self> {
+        Ok(TextTokenizer {
+            inner: Inner::SentencePiece(Box::new(SentencePiece::from_file(path)?)),
             path: path.to_path_buf(),
             context,
             pooling,
@@ -86,16 +107,23 @@ impl TextTokenizer {
 
     /// The id of a token in the vocabulary, if present.
     pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        match &self.inner {
+            Inner::Json(t) => t.token_to_id(token),
+            Inner::SentencePiece(sp) => sp.token_id(token),
+        }
     }
 
     /// The ids of one text, with special tokens, truncated to the context.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| self.error(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
+        match &self.inner {
+            Inner::Json(t) => {
+                let enc = t
+                    .encode(text, true)
+                    .map_err(|e| self.error(e.to_string()))?;
+                Ok(enc.get_ids().to_vec())
+            }
+            Inner::SentencePiece(sp) => Ok(sp.encode(text, self.context)),
+        }
     }
 
     /// Tokenises a batch. CLIP batches are only as long as the longest text (its end-of-text

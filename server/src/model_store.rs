@@ -2,14 +2,15 @@
 //! Hugging Face Hub (`trove model pull`).
 //!
 //! A model folder holds the four files of a Hugging Face repository that Trove reads
-//! ([`trove_models::MODEL_FILES`]). `--model` takes a repository id (looked up here) or a path
+//! ([`trove_models::MODEL_FILES`]; SigLIP v1 repositories have `spiece.model` instead of
+//! `tokenizer.json`). `--model` takes a repository id (looked up here) or a path
 //! to such a folder.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use trove_models::demo::DEMO_MODEL;
-use trove_models::{ModelConfig, Preprocessor, MODEL_FILES};
+use trove_models::{missing_files, ModelConfig, Preprocessor, MODEL_FILES, SENTENCEPIECE_FILE};
 
 /// Why a model could not be found, listed or fetched.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +18,9 @@ pub enum ModelStoreError {
     /// A repository id that is not installed.
     #[error(
         "model {repo} is not installed (looked in {dir}). Run `trove model pull {repo}` on a machine \
-         that reaches huggingface.co, or copy config.json, model.safetensors, tokenizer.json and \
-         preprocessor_config.json from the model's Hugging Face repository into that folder"
+         that reaches huggingface.co, or copy config.json, model.safetensors, tokenizer.json (or, for \
+         SigLIP v1, spiece.model) and preprocessor_config.json from the model's Hugging Face \
+         repository into that folder"
     )]
     NotInstalled {
         /// The repository id.
@@ -147,7 +149,7 @@ impl ModelStore {
             })?;
             return Ok(dir);
         }
-        if MODEL_FILES.iter().all(|f| dir.join(f).is_file()) {
+        if missing_files(&dir).is_empty() {
             Ok(dir)
         } else {
             Err(ModelStoreError::NotInstalled {
@@ -202,13 +204,24 @@ impl ModelStore {
         }
         std::fs::create_dir_all(&staging).map_err(io_error(&staging))?;
         for file in MODEL_FILES {
-            let cached = remote
-                .download(file)
-                .map_err(|source| ModelStoreError::Download {
-                    repo: repo.to_owned(),
-                    file: file.to_owned(),
+            let download_error = |file: &str| {
+                let repo = repo.to_owned();
+                let file = file.to_owned();
+                move |source| ModelStoreError::Download {
+                    repo,
+                    file,
                     source: Box::new(source),
-                })?;
+                }
+            };
+            let (file, cached) = match remote.download(file) {
+                Ok(cached) => (file, cached),
+                // SigLIP v1 repositories ship SentencePiece's model instead.
+                Err(e) if file == "tokenizer.json" => match remote.download(SENTENCEPIECE_FILE) {
+                    Ok(cached) => (SENTENCEPIECE_FILE, cached),
+                    Err(_) => return Err(download_error(file)(e)),
+                },
+                Err(e) => return Err(download_error(file)(e)),
+            };
             let cached = std::fs::canonicalize(&cached).map_err(io_error(&cached))?;
             let target = staging.join(file);
             // A hard link shares the cached blob's disk space; copy across file systems.
@@ -234,6 +247,7 @@ impl ModelStore {
 pub fn describe(dir: &Path, id: String) -> InstalledModel {
     let bytes = MODEL_FILES
         .iter()
+        .chain(&[SENTENCEPIECE_FILE])
         .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
         .map(|m| m.len())
         .sum();
@@ -246,11 +260,7 @@ pub fn describe(dir: &Path, id: String) -> InstalledModel {
         bytes,
         problem: None,
     };
-    let missing: Vec<&str> = MODEL_FILES
-        .iter()
-        .copied()
-        .filter(|f| !dir.join(f).is_file())
-        .collect();
+    let missing = missing_files(dir);
     if !missing.is_empty() {
         model.problem = Some(format!("incomplete: no {}", missing.join(", ")));
         return model;

@@ -318,16 +318,33 @@ pub fn search(
         let hits = library.index.search(&q, k_now)?;
         let exhausted = hits.len() < k_now || k_now >= total || k_now >= MAX_DEPTH * 4;
         let below = hits.last().is_none_or(|h| h.similarity < min);
-        let candidates: Vec<crate::vectors::Hit> = hits
+        let mut candidates: Vec<crate::vectors::Hit> = hits
             .into_iter()
             .filter(|h| h.similarity >= min && !query.like.contains(&h.id))
             .collect();
-        let ids: Vec<i64> = candidates.iter().map(|h| h.id).collect();
-        let allowed = store.visible(&ids, &query.filters)?;
-        let kept: Vec<(crate::vectors::Hit, Option<String>)> = candidates
-            .into_iter()
-            .filter_map(|h| allowed.get(&h.id).map(|taken| (h, taken.clone())))
-            .collect();
+        // In the engine's order, so which candidates get checked never depends on the page.
+        candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        // Ordered by relevance, only the first `want` visible candidates matter: check them
+        // in growing chunks rather than all (a first page checks about 60 of 1,000).
+        let mut kept: Vec<(crate::vectors::Hit, Option<String>)> = Vec::new();
+        let (mut checked, mut chunk) = (0, 64usize);
+        while checked < candidates.len() && (need_all || kept.len() < want) {
+            let n = if need_all {
+                candidates.len()
+            } else {
+                chunk.max(want - kept.len())
+            }
+            .min(candidates.len() - checked);
+            let part = &candidates[checked..checked + n];
+            let ids: Vec<i64> = part.iter().map(|h| h.id).collect();
+            let allowed = store.visible(&ids, &query.filters)?;
+            kept.extend(
+                part.iter()
+                    .filter_map(|h| allowed.get(&h.id).map(|taken| (*h, taken.clone()))),
+            );
+            checked += n;
+            chunk *= 2;
+        }
         if exhausted || below || (!need_all && kept.len() >= want) {
             break kept;
         }

@@ -84,6 +84,61 @@ struct ActiveModel {
     source: ModelSource,
 }
 
+/// Catalog connections kept open for reads between requests.
+const READERS_KEPT: usize = 16;
+
+/// Catalog connections for reading, reused across requests: opening one per request costs
+/// more than a query (file open, pragmas, schema parse, and no statement cache).
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+/// A catalog connection borrowed from [`Readers`]; it goes back when dropped.
+struct Reader<'a> {
+    readers: &'a Readers,
+    store: Option<Store>,
+}
+
+impl Readers {
+    fn get(&self) -> Result<Reader<'_>, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let store = match idle {
+            Some(store) => store,
+            None => Store::open(&self.path)?,
+        };
+        Ok(Reader {
+            readers: self,
+            store: Some(store),
+        })
+    }
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let mut idle = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = self.store.take().filter(|_| idle.len() < READERS_KEPT) {
+            idle.push(store);
+        }
+    }
+}
+
 /// How long a model change waits for the running crawl to finish its batch.
 const CRAWL_STOP_WAIT: Duration = Duration::from_secs(120);
 
@@ -96,6 +151,8 @@ pub struct Trove {
     switching: AtomicBool,
     /// Queries and uploads being embedded and searched (see [`Trove::search_limit`]).
     search_gate: Gate,
+    /// Catalog connections for reads.
+    readers: Readers,
     library: RwLock<Opening>,
     crawler: Crawler,
     uploads: Mutex<lru::LruCache<String, Arc<Upload>>>,
@@ -114,6 +171,10 @@ impl Trove {
             }),
             switching: AtomicBool::new(false),
             search_gate: Gate::default(),
+            readers: Readers {
+                path: DataPaths::new(&settings.data_dir).catalog,
+                idle: Mutex::new(Vec::new()),
+            },
             settings,
             library: RwLock::new(Opening::Loading),
             crawler: Crawler::default(),
@@ -300,7 +361,7 @@ impl Trove {
     ) -> Result<SearchPage, ServiceError> {
         let library = self.ready()?;
         let _pass = self.search_gate.enter(|| self.search_limit());
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         let page = search::search(&library, &store, query, offset, limit)?;
         Ok(SearchPage {
             hits: search_hits(&store, &page.hits)?,
@@ -347,7 +408,7 @@ impl Trove {
             ))
             .into());
         }
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         let mut ids = store.browse(
             library.model_id,
             filters,
@@ -452,13 +513,13 @@ impl Trove {
 
     /// What the catalog knows of an image (blocking).
     pub fn image(&self, id: i64) -> Result<Option<ImageDetail>, ServiceError> {
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         Ok(store.image_details(&[id])?.pop())
     }
 
     /// The grid thumbnail's bytes (blocking).
     pub fn thumbnail(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         let Some((hash, _)) = store.files_of(id)? else {
             return Ok(None);
         };
@@ -468,7 +529,7 @@ impl Trove {
     /// The lightbox preview (about 1280 px) of an image (blocking): made from the original on
     /// first request and kept beside the grid thumbnails.
     pub fn preview(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         let Some((hash, _)) = store.files_of(id)? else {
             return Ok(None);
         };
@@ -496,7 +557,7 @@ impl Trove {
 
     /// The original file's bytes and MIME type (blocking).
     pub fn original(&self, id: i64) -> Result<Option<(Vec<u8>, &'static str)>, ServiceError> {
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         Ok(self.original_bytes(&store, id)?.map(|bytes| {
             let mime = match image::guess_format(&bytes) {
                 Ok(image::ImageFormat::Jpeg) => "image/jpeg",
@@ -544,7 +605,7 @@ impl Trove {
         let configured = self.configured_roots();
         let mut out: Vec<LibraryRoot> = Vec::new();
         if self.paths.catalog.is_file() {
-            for (path, files) in Store::open(&self.paths.catalog)?.root_files()? {
+            for (path, files) in self.readers.get()?.root_files()? {
                 out.push(LibraryRoot {
                     path: path.display().to_string(),
                     files,
@@ -838,7 +899,7 @@ impl Trove {
         &self,
         library: Option<&Library>,
     ) -> anyhow::Result<(Vec<String>, CatalogCounts, Vec<SkippedFile>)> {
-        let store = Store::open(&self.paths.catalog)?;
+        let store = self.readers.get()?;
         let model_id = match library {
             Some(l) => Some(l.model_id),
             None => store.model_id(&self.active_model())?,

@@ -78,3 +78,54 @@ fn a_missing_file_says_which_files_a_model_folder_needs() {
         "{err}"
     );
 }
+
+/// A SigLIP v1 folder as its repository has it: `spiece.model`, no `tokenizer.json`. A CLIP
+/// folder still needs its `tokenizer.json`.
+#[test]
+fn siglip_loads_with_spiece_model_instead_of_tokenizer_json() {
+    let src = fixtures().join("tiny-siglip");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for f in [
+        "config.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(src.join(f), tmp.path().join(f)).expect("copy");
+    }
+    let err = load(tmp.path()).to_string();
+    assert!(
+        err.contains("tokenizer.json (or, for SigLIP v1, spiece.model)"),
+        "{err}"
+    );
+    assert_eq!(trove_models::missing_files(tmp.path()), ["tokenizer.json"]);
+    std::fs::copy(
+        fixtures().join("siglip-spiece/spiece.model"),
+        tmp.path().join("spiece.model"),
+    )
+    .expect("copy");
+    assert!(trove_models::missing_files(tmp.path()).is_empty());
+    let model = Embedder::load(tmp.path(), &Compute::cpu()).expect("loads");
+    let ids = model
+        .tokenizer()
+        .encode("a photo of a cat")
+        .expect("encodes");
+    assert_eq!(ids.last(), Some(&1), "{ids:?}");
+    assert_eq!(model.tokenizer().token_id("</s>"), Some(1));
+
+    let clip = tempfile::tempdir().expect("tempdir");
+    let src = fixtures().join("tiny-clip");
+    for f in [
+        "config.json",
+        "preprocessor_config.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(src.join(f), clip.path().join(f)).expect("copy");
+    }
+    std::fs::copy(
+        fixtures().join("siglip-spiece/spiece.model"),
+        clip.path().join("spiece.model"),
+    )
+    .expect("copy");
+    let err = load(clip.path()).to_string();
+    assert!(err.contains("no tokenizer.json"), "{err}");
+}

@@ -77,7 +77,8 @@ fn start_hub(repos: PathBuf) -> SocketAddr {
     rx.recv().expect("hub address")
 }
 
-/// A folder of fake repositories: `tiny-clip` (complete) and `no-tokenizer`.
+/// A folder of fake repositories: `tiny-clip` (complete), `no-tokenizer`, and `siglip-v1`
+/// (SentencePiece's `spiece.model` instead of `tokenizer.json`, as Google's SigLIP v1 repos).
 fn repos() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
     for (repo, files) in [
@@ -105,7 +106,49 @@ fn repos() -> tempfile::TempDir {
             std::fs::copy(fixture("tiny-clip").join(f), dir.join(f)).expect("copy");
         }
     }
+    let dir = tmp.path().join("siglip-v1");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(fixture("tiny-siglip").join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::copy(
+        fixture("siglip-spiece/spiece.model"),
+        dir.join("spiece.model"),
+    )
+    .expect("copy");
     tmp
+}
+
+#[test]
+fn a_siglip_v1_repository_is_pulled_with_its_spiece_model() {
+    let repos = repos();
+    let hub = start_hub(repos.path().to_path_buf());
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = trove(data.path())
+        .env("HF_ENDPOINT", format!("http://{hub}"))
+        .args(["model", "pull", "test/siglip-v1"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "pull failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = data.path().join("models/test--siglip-v1");
+    assert!(dir.join("spiece.model").is_file());
+    assert!(!dir.join("tokenizer.json").exists());
+    let out = trove(data.path())
+        .args(["model", "list", "--json"])
+        .output()
+        .expect("run");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed[0]["id"], "test/siglip-v1");
+    assert_eq!(listed[0]["family"], "siglip", "{listed:#}");
+    assert!(listed[0]["problem"].is_null(), "{listed:#}");
 }
 
 #[test]
