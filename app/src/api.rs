@@ -48,19 +48,20 @@ async fn with_status<T>(
 ) -> Result<T, AppError> {
     let result = work.await;
     if let Err(e) = &result {
-        let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
-            parts
+        // Only for a call over HTTP: while a page renders, its own status stands (a page whose
+        // panel says the library is still opening is still a 200).
+        let called = use_context::<http::request::Parts>().is_some_and(|parts| {
+            let form_post = parts
                 .headers
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
+                .is_some_and(|v| v.contains("text/html"));
+            parts.uri.path().starts_with("/api/fn/") && !form_post
         });
         let code = http::StatusCode::from_u16(e.status_code());
-        if let (false, Some(options), Ok(code)) = (
-            form_post,
-            use_context::<leptos_axum::ResponseOptions>(),
-            code,
-        ) {
+        if let (true, Some(options), Ok(code)) =
+            (called, use_context::<leptos_axum::ResponseOptions>(), code)
+        {
             options.set_status(code);
         }
     }

@@ -2,6 +2,7 @@
 //! PyTorch (`bench/models.sh` runs both and prints the ratios).
 //!
 //! `TROVE_BENCH_MODEL=<model folder> cargo bench -p trove-models --bench towers`
+//! (`TROVE_BENCH_BATCH`, default 32; `TROVE_BENCH_TEXT_ROUNDS`, default 30 text queries)
 //! Prints one JSON object: images/s at batch 32, batch-1 latency, text-query latency.
 
 use std::time::Instant;
@@ -36,7 +37,9 @@ fn main() {
         .and_then(|b| b.parse().ok())
         .unwrap_or(32);
     let compute = Compute::select(pref).expect("device");
+    let t = Instant::now();
     let model = Embedder::load(dir.as_ref(), &compute).unwrap_or_else(|e| panic!("{dir}: {e}"));
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let size = model.config().image_size();
     // Deterministic, non-constant pixel values; speed does not depend on their content.
     let image = |seed: usize| Pixels {
@@ -81,10 +84,14 @@ fn main() {
         "a cat sleeping on a laptop keyboard",
     ];
     model.embed_texts(&["warm up"]).expect("warm-up");
+    let text_rounds: usize = std::env::var("TROVE_BENCH_TEXT_ROUNDS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(30);
     let text: Vec<f64> = queries
         .iter()
         .cycle()
-        .take(30)
+        .take(text_rounds)
         .enumerate()
         .map(|(i, q)| {
             // Distinct strings: the query cache must not answer.
@@ -96,7 +103,7 @@ fn main() {
         .collect();
 
     println!(
-        "{{\"impl\":\"trove-burn\",\"device\":\"{}\",\"model\":\"{dir}\",\"batch\":{batch},\"images_per_s\":{images_per_s:.2},\"batch1_ms\":{:.1},\"text_p50_ms\":{:.1},\"text_p90_ms\":{:.1},\"threads\":{}}}",
+        "{{\"impl\":\"trove-burn\",\"device\":\"{}\",\"model\":\"{dir}\",\"batch\":{batch},\"images_per_s\":{images_per_s:.2},\"batch1_ms\":{:.1},\"text_p50_ms\":{:.1},\"text_p90_ms\":{:.1},\"threads\":{},\"load_ms\":{load_ms:.0}}}",
         compute.describe(),
         median(single),
         median(text.clone()),

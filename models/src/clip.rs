@@ -9,7 +9,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{ClipConfig, ModelConfig};
-use crate::transformer::{layer_norm, linear_no_bias, Encoder, TextEmbeddings};
+use crate::transformer::{layer_norm, linear_no_bias, Encoder, TextEmbeddings, UNLOADED};
 
 /// Patch and position embeddings with a class token (`CLIPVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -138,8 +138,10 @@ impl ClipModel {
                     )
                     .with_stride([v.patch_size, v.patch_size])
                     .with_bias(false)
+                    .with_initializer(UNLOADED)
                     .init(device),
                     position_embedding: EmbeddingConfig::new(grid * grid + 1, v.hidden_size)
+                        .with_initializer(UNLOADED)
                         .init(device),
                 },
                 pre_layrnorm: layer_norm(v.hidden_size, v.layer_norm_eps, device),

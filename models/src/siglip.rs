@@ -13,7 +13,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{ModelConfig, SiglipConfig};
-use crate::transformer::{layer_norm, Encoder, Mlp, TextEmbeddings};
+use crate::transformer::{layer_norm, Encoder, Mlp, TextEmbeddings, UNLOADED};
 
 /// Patch and position embeddings (`SiglipVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -177,7 +177,9 @@ impl SiglipModel {
                 ),
                 encoder: Encoder::new(&whole.text_tower(), device),
                 final_layer_norm: layer_norm(t.hidden_size, t.layer_norm_eps, device),
-                head: LinearConfig::new(t.hidden_size, embed).init(device),
+                head: LinearConfig::new(t.hidden_size, embed)
+                    .with_initializer(UNLOADED)
+                    .init(device),
             },
             vision_model: SiglipVisionTransformer {
                 embeddings: SiglipVisionEmbeddings {
@@ -186,8 +188,10 @@ impl SiglipModel {
                         [v.patch_size, v.patch_size],
                     )
                     .with_stride([v.patch_size, v.patch_size])
+                    .with_initializer(UNLOADED)
                     .init(device),
                     position_embedding: EmbeddingConfig::new(grid * grid, v.hidden_size)
+                        .with_initializer(UNLOADED)
                         .init(device),
                 },
                 encoder: Encoder::new(&whole.vision_tower(), device),
@@ -198,7 +202,9 @@ impl SiglipModel {
                         in_proj_weight: Initializer::Zeros
                             .init([3 * v.hidden_size, v.hidden_size], device),
                         in_proj_bias: Initializer::Zeros.init([3 * v.hidden_size], device),
-                        out_proj: LinearConfig::new(v.hidden_size, v.hidden_size).init(device),
+                        out_proj: LinearConfig::new(v.hidden_size, v.hidden_size)
+                            .with_initializer(UNLOADED)
+                            .init(device),
                         num_heads: v.num_attention_heads,
                     },
                     layernorm: layer_norm(v.hidden_size, v.layer_norm_eps, device),

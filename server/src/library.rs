@@ -36,6 +36,32 @@ pub enum LibraryError {
     /// The vector index failed.
     #[error(transparent)]
     Vectors(#[from] VectorError),
+    /// The model's files could not be read to fingerprint them.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What identifies a model's weights: BLAKE3 of its `config.json` and `model.safetensors`
+/// (hex). Embeddings in the catalog are kept per model name and fingerprint, so new weights
+/// under an old name (an updated model, another Trove's demo model) re-embed the library.
+pub fn fingerprint(dir: &Path) -> Result<String, LibraryError> {
+    let mut hasher = blake3::Hasher::new();
+    for name in ["config.json", "model.safetensors"] {
+        let path = dir.join(name);
+        let read = |source| LibraryError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(&path).map_err(read)?;
+        hasher.update_reader(&mut file).map_err(read)?;
+    }
+    Ok(hasher.finalize().to_hex()[..32].to_owned())
 }
 
 /// Paths inside the data directory.
@@ -118,11 +144,21 @@ impl Library {
         };
         let compute = Compute::select(settings.device.preference()).map_err(load)?;
         let embedder = Embedder::load(&dir, &compute).map_err(load)?;
-        let store = Store::open(&paths.catalog)?;
-        let model_id = store.ensure_model(&settings.model, embedder.dim())?;
+        let weights = fingerprint(&dir)?;
+        let mut store = Store::open(&paths.catalog)?;
+        let (model_id, forgotten) =
+            store.prepare_model(&settings.model, embedder.dim(), &weights)?;
+        if forgotten > 0 {
+            tracing::warn!(
+                model = %settings.model,
+                embeddings = forgotten,
+                "the model's weights changed: its embeddings are made again"
+            );
+        }
+        // The sidecar names the weights too, so an index of other weights is rebuilt.
         let (index, rebuilt) = VectorIndex::open(
             &paths.index_file(&settings.model),
-            &settings.model,
+            &format!("{}@{weights}", settings.model),
             embedder.dim(),
             &store,
             model_id,

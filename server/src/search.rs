@@ -283,10 +283,10 @@ pub fn cutoff(model: &str, family: &str, has_text: bool, has_image: bool) -> f32
     }
 }
 
-/// The demo model's text cutoff: 95% of relevant (query, image) pairs score at least 0.586 on
+/// The demo model's text cutoff: 95% of relevant (query, image) pairs score at least 0.596 on
 /// 1,000 held-out images (single-attribute and full-caption queries), and 99% of irrelevant
-/// pairs below 0.514, half below 0 (`trove model eval` measures this for any model).
-pub const DEMO_TEXT_CUTOFF: f32 = 0.58;
+/// pairs below 0.520, half below 0 (`trove model eval` measures this for any model).
+pub const DEMO_TEXT_CUTOFF: f32 = 0.59;
 
 /// Runs `query` and returns the page `[offset, offset + limit)`.
 pub fn search(

@@ -260,7 +260,9 @@ fn shape_distance(shape: super::Shape, x: f32, y: f32, r: f32, angle: f32) -> f3
         super::Shape::Square => box_distance(px, py, r * 0.78, r * 0.78),
         super::Shape::Triangle => triangle(px, py + r * 0.12, r * 0.95),
         super::Shape::Star => star5(px, py, r * 1.08, 0.45),
-        super::Shape::Hexagon => hexagon(px, py, r * 0.866),
+        super::Shape::Cross => {
+            box_distance(px, py, r * 0.9, r * 0.3).min(box_distance(px, py, r * 0.3, r * 0.9))
+        }
         super::Shape::Heart => {
             let k = r * 1.35;
             heart(px / k, py / k + 0.55) * k
@@ -279,17 +281,6 @@ fn triangle(x: f32, y: f32, circumradius: f32) -> f32 {
     }
     px -= px.clamp(-2.0 * r, 0.0);
     -length(px, py) * py.signum()
-}
-
-fn hexagon(x: f32, y: f32, apothem: f32) -> f32 {
-    let (kx, ky, kz) = (-0.866_025_4_f32, 0.5_f32, 0.577_350_26_f32);
-    let (mut px, mut py) = (x.abs(), y.abs());
-    let d = 2.0 * (kx * px + ky * py).min(0.0);
-    px -= d * kx;
-    py -= d * ky;
-    px -= px.clamp(-kz * apothem, kz * apothem);
-    py -= apothem;
-    length(px, py) * py.signum()
 }
 
 fn star5(x: f32, y: f32, r: f32, rf: f32) -> f32 {

@@ -360,8 +360,8 @@ fn scatter(
 fn angle_for(rng: &mut Rng, shape: Shape) -> f32 {
     match shape {
         Shape::Circle => 0.0,
-        Shape::Square | Shape::Hexagon | Shape::Star => rng.range(0.0, 2.0 * PI),
-        Shape::Triangle | Shape::Heart => rng.range(-0.3, 0.3),
+        Shape::Square | Shape::Star => rng.range(0.0, 2.0 * PI),
+        Shape::Triangle | Shape::Heart | Shape::Cross => rng.range(-0.3, 0.3),
     }
 }
 

@@ -14,8 +14,8 @@ pub enum Shape {
     Triangle,
     /// A five-pointed star.
     Star,
-    /// A regular hexagon.
-    Hexagon,
+    /// A plus-shaped cross, roughly upright.
+    Cross,
     /// A heart, roughly upright.
     Heart,
 }
@@ -27,9 +27,21 @@ impl Shape {
         Shape::Square,
         Shape::Triangle,
         Shape::Star,
-        Shape::Hexagon,
+        Shape::Cross,
         Shape::Heart,
     ];
+
+    /// The caption word for more than one.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Shape::Circle => "circles",
+            Shape::Square => "squares",
+            Shape::Triangle => "triangles",
+            Shape::Star => "stars",
+            Shape::Cross => "crosses",
+            Shape::Heart => "hearts",
+        }
+    }
 
     /// The caption word.
     pub fn name(self) -> &'static str {
@@ -38,7 +50,7 @@ impl Shape {
             Shape::Square => "square",
             Shape::Triangle => "triangle",
             Shape::Star => "star",
-            Shape::Hexagon => "hexagon",
+            Shape::Cross => "cross",
             Shape::Heart => "heart",
         }
     }
@@ -286,9 +298,9 @@ impl ObjectQuery {
         }
         words.push(self.colour.name());
         let noun = if count == 1 {
-            self.shape.name().to_owned()
+            self.shape.name()
         } else {
-            format!("{}s", self.shape.name())
+            self.shape.plural()
         };
         let lead = match count {
             1 => article(words[0]),

@@ -93,31 +93,31 @@ fn matching_images_come_first() {
     }
 }
 
-/// The measured recall of the committed model, as a floor: a change to the generator, the
-/// preprocessing or the towers that hurts ranking fails here (measured: single 0.739 / 1.000,
-/// compound 0.814 / 0.995). The goal of single-attribute R@1 0.8 is not reached yet: small
-/// circles and hexagons of one colour are still confused; words are not.
+/// The measured recall of the committed model, as a floor one query below it: a change to the
+/// generator, the preprocessing or the towers that hurts ranking fails here (measured: single
+/// 0.807 / 0.977 over 88 queries, compound 0.853 / 0.999 over 784; the goals are single R@1
+/// 0.8 and compound R@5 0.8).
 #[test]
 fn recall_holds_on_the_held_out_split() {
     let model = demo();
     let report = evaluate(&model, 0, 1000, &|_| {}).expect("evaluates");
     assert!(
-        report.single.at1 >= 0.7,
+        report.single.at1 >= 0.79,
         "single-attribute R@1 {}",
         report.single.at1
     );
     assert!(
-        report.single.at5 >= 0.97,
+        report.single.at5 >= 0.96,
         "single-attribute R@5 {}",
         report.single.at5
     );
     assert!(
-        report.compound.at1 >= 0.78,
+        report.compound.at1 >= 0.84,
         "compound R@1 {}",
         report.compound.at1
     );
     assert!(
-        report.compound.at5 >= 0.98,
+        report.compound.at5 >= 0.99,
         "compound R@5 {}",
         report.compound.at5
     );

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 1] = [include_str!("schema.sql")];
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema-2.sql")];
 
 /// What can go wrong with the catalog database.
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +368,37 @@ impl Store {
             .query_row("SELECT id FROM models WHERE name = ?1", [name], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// Registers a model with its weights' fingerprint. When the catalog holds embeddings of
+    /// that name made by other weights (or by unknown weights, from before fingerprints were
+    /// kept), they are deleted, so the next crawl embeds everything again; returns how many.
+    pub fn prepare_model(
+        &mut self,
+        name: &str,
+        dim: usize,
+        fingerprint: &str,
+    ) -> Result<(i64, u64)> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO models (name, dim) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![name, to_i64(dim as u64)],
+        )?;
+        let (id, old_dim, known): (i64, i64, Option<String>) = tx.query_row(
+            "SELECT id, dim, fingerprint FROM models WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut forgotten = 0;
+        if known.as_deref() != Some(fingerprint) || old_dim != to_i64(dim as u64) {
+            forgotten = tx.execute("DELETE FROM embeddings WHERE model_id = ?1", [id])? as u64;
+            tx.execute(
+                "UPDATE models SET dim = ?2, fingerprint = ?3 WHERE id = ?1",
+                params![id, to_i64(dim as u64), fingerprint],
+            )?;
+        }
+        tx.commit()?;
+        Ok((id, forgotten))
     }
 
     /// The row id of a model, if it was ever used.
@@ -971,6 +1002,49 @@ mod tests {
             bytes: 10,
             ..ImageFacts::default()
         }
+    }
+
+    #[test]
+    fn other_weights_under_a_known_name_forget_its_embeddings() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(&dir.path().join("catalog.db")).expect("opens");
+        let root = store.ensure_root(Path::new("/lib")).expect("root");
+        let embed = |store: &mut Store, model: i64| {
+            let crawl = store.begin_crawl(model).expect("crawl");
+            store
+                .write_batch(
+                    crawl,
+                    model,
+                    vec![Outcome::Indexed {
+                        file: facts(root, "/lib/a.png"),
+                        image: image(1),
+                        embedding: Some(vec![0.6, 0.8]),
+                    }],
+                )
+                .expect("writes");
+        };
+        // From before fingerprints: unknown weights, so forgotten.
+        let model = store.ensure_model("m", 2).expect("model");
+        embed(&mut store, model);
+        assert_eq!(
+            store.prepare_model("m", 2, "aaa").expect("prepares"),
+            (model, 1)
+        );
+        embed(&mut store, model);
+        // The same weights keep them; other weights do not.
+        assert_eq!(
+            store.prepare_model("m", 2, "aaa").expect("prepares"),
+            (model, 0)
+        );
+        assert_eq!(store.counts(Some(model)).expect("counts").embedded, 1);
+        assert_eq!(
+            store.prepare_model("m", 2, "bbb").expect("prepares"),
+            (model, 1)
+        );
+        assert_eq!(store.counts(Some(model)).expect("counts").embedded, 0);
+        // A model seen for the first time.
+        let (other, forgotten) = store.prepare_model("n", 4, "ccc").expect("prepares");
+        assert!(other != model && forgotten == 0);
     }
 
     #[test]

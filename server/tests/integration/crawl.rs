@@ -17,15 +17,12 @@ fn synth_images(dir: &Path, count: u64) {
 }
 
 fn index(data: &Path, folder: &Path) -> Value {
+    index_with(data, folder, "trove/demo-clip")
+}
+
+fn index_with(data: &Path, folder: &Path, model: &str) -> Value {
     let out = trove(data)
-        .args([
-            "--model",
-            "trove/demo-clip",
-            "--device",
-            "cpu",
-            "index",
-            "--json",
-        ])
+        .args(["--model", model, "--device", "cpu", "index", "--json"])
         .arg(folder)
         .output()
         .expect("runs trove index");
@@ -187,6 +184,29 @@ fn moved_files_keep_their_embedding_and_deleted_files_disappear() {
     let st = status(&data);
     assert_eq!(st["counts"]["files"], 9);
     assert_eq!(st["counts"]["embedded"], 9);
+}
+
+#[test]
+fn new_weights_under_the_same_model_name_embed_the_library_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = tmp.path().join("lib");
+    synth_images(&lib, 5);
+    let data = tmp.path().join("data");
+    let model = tmp.path().join("model");
+    trove_models::demo::install(&model).expect("model folder");
+    let name = model.to_str().expect("utf-8 path");
+    assert_eq!(index_with(&data, &lib, name)["progress"]["embedded"], 5);
+    assert_eq!(index_with(&data, &lib, name)["progress"]["embedded"], 0);
+    // Other weights in the same folder (the lowest bit of the last value changed).
+    let weights = model.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).expect("reads");
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).expect("writes");
+    let again = index_with(&data, &lib, name);
+    assert_eq!(again["progress"]["embedded"], 5, "{again:#}");
+    assert_eq!(again["progress"]["unchanged"], 0, "{again:#}");
+    assert_eq!(index_with(&data, &lib, name)["progress"]["embedded"], 0);
 }
 
 #[test]
