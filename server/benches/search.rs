@@ -202,7 +202,10 @@ fn start(data: &Path, model: &Path, library: Option<&Path>) -> Server {
     cmd.env("TROVE_DATA_DIR", data)
         .env("XDG_CONFIG_HOME", data.join("xdg"))
         .env_remove("TROVE_LIBRARY")
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("TROVE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .arg("--model")
         .arg(model)
         .args(["--device", "cpu"]);
@@ -416,6 +419,10 @@ fn main() {
     }
     results.push(summary("text query, page 21 (offset 1200)", deep_ms));
     drop(server);
+    if clients == 0 {
+        println!("{}", serde_json::Value::Array(results));
+        return;
+    }
 
     // 4. Load while crawling.
     let lib = work.path().join("to-crawl");

@@ -1,14 +1,23 @@
 //! A counting gate for CPU-heavy requests (embedding a query, walking the index): at most a
-//! given number run at once and the rest wait their turn, so 200 clients searching at once
-//! queue instead of time-slicing every core, and a running crawl keeps a core of its own.
+//! given number run at once and the rest wait their turn, first come first served, so 200
+//! clients searching at once queue in order instead of time-slicing every core against each
+//! other and against a running crawl.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// The gate.
 #[derive(Debug, Default)]
 pub struct Gate {
-    busy: Mutex<usize>,
+    state: Mutex<State>,
     freed: Condvar,
+}
+
+/// Holders inside, and the tickets of the queue: the next to hand out, the next to enter.
+#[derive(Debug, Default)]
+struct State {
+    busy: usize,
+    next_ticket: u64,
+    serving: u64,
 }
 
 /// A place inside the gate, given back when dropped.
@@ -18,33 +27,40 @@ pub struct Pass<'a> {
 }
 
 impl Gate {
-    fn busy(&self) -> MutexGuard<'_, usize> {
-        self.busy.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits (blocking) until fewer than `limit()` holders are inside, then enters. `limit` is
-    /// asked again whenever a place frees up, so it may change (at least one always enters).
+    /// Waits (blocking) for its turn and until fewer than `limit()` holders are inside, then
+    /// enters. `limit` is asked again whenever a place frees up, so it may change (at least
+    /// one always enters).
     pub fn enter(&self, limit: impl Fn() -> usize) -> Pass<'_> {
-        let mut busy = self.busy();
-        while *busy >= limit().max(1) {
-            busy = self
+        let mut state = self.state();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        while state.serving != ticket || state.busy >= limit().max(1) {
+            state = self
                 .freed
-                .wait(busy)
+                .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        *busy += 1;
+        state.busy += 1;
+        state.serving += 1;
+        drop(state);
+        // The next in line may fit too.
+        self.freed.notify_all();
         Pass { gate: self }
     }
 
     /// Holders inside now.
     pub fn inside(&self) -> usize {
-        *self.busy()
+        self.state().busy
     }
 }
 
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
-        *self.gate.busy() -= 1;
+        self.gate.state().busy -= 1;
         self.gate.freed.notify_all();
     }
 }
@@ -75,6 +91,28 @@ mod tests {
         let peak = peak.load(Ordering::SeqCst);
         assert!((1..=3).contains(&peak), "peak {peak}");
         assert_eq!(gate.inside(), 0);
+    }
+
+    #[test]
+    fn waiters_enter_in_the_order_they_came() {
+        let gate = Gate::default();
+        let order = Mutex::new(Vec::new());
+        let first = gate.enter(|| 1);
+        std::thread::scope(|s| {
+            for i in 0..5 {
+                let (gate, order) = (&gate, &order);
+                s.spawn(move || {
+                    let _pass = gate.enter(|| 1);
+                    order.lock().expect("lock").push(i);
+                });
+                // Each takes its ticket before the next starts.
+                while gate.state().next_ticket < i as u64 + 2 {
+                    std::thread::yield_now();
+                }
+            }
+            drop(first);
+        });
+        assert_eq!(*order.lock().expect("lock"), vec![0, 1, 2, 3, 4]);
     }
 
     #[test]

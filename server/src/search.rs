@@ -6,7 +6,8 @@
 //! weighted (half each by default), minus half the mean of its negative parts, normalised.
 //! Candidates come from the vector index (exact below [`crate::vectors::EXACT_BELOW`] images,
 //! HNSW above); images without a file, filtered out or below the model's cutoff are dropped;
-//! the order is (similarity desc, id asc), so pages never overlap or leave gaps.
+//! the order is (similarity desc, id asc) within each bucket of candidates, and each bigger
+//! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,8 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_PAGE: usize = 200;
 /// Deepest result reachable by paging (offset + limit).
 pub const MAX_DEPTH: usize = 10_000;
+/// The engine's first bucket of candidates (see [`search`]).
+pub const FIRST_BUCKET: usize = 256;
 /// Weight of negative parts against positive ones.
 const NEGATIVE_WEIGHT: f32 = 0.5;
 
@@ -297,7 +300,9 @@ pub fn search(
     limit: usize,
 ) -> Result<Page, SearchError> {
     validate(query, offset, limit)?;
+    let started = std::time::Instant::now();
     let q = query_vector(library, store, query)?;
+    let embedded = started.elapsed();
     let has_text = query
         .text
         .as_deref()
@@ -308,25 +313,28 @@ pub fn search(
     let total = library.index.len();
     let need_all = query.sort != Sort::Relevance;
     let want = offset + limit + 1;
-    // Fetch in fixed buckets so that every page of one query sees the same candidate list.
-    let mut k = 1000usize;
-    while k < want + query.like.len() {
-        k *= 4;
-    }
-    let kept = loop {
+    // Candidates come in buckets of 256, 1,024, 4,096… nearest. Each bucket adds only what the
+    // smaller ones lacked, after them, so a page never depends on how deep it is: every page
+    // of one query reads the same sequence (no duplicates, no gaps), and the first pages pay
+    // for a search only 256 wide.
+    let mut k = FIRST_BUCKET;
+    let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut kept: Vec<(crate::vectors::Hit, Option<String>)> = Vec::new();
+    loop {
         let k_now = k.min(total).min(MAX_DEPTH * 4);
         let hits = library.index.search(&q, k_now)?;
         let exhausted = hits.len() < k_now || k_now >= total || k_now >= MAX_DEPTH * 4;
         let below = hits.last().is_none_or(|h| h.similarity < min);
         let mut candidates: Vec<crate::vectors::Hit> = hits
-            .into_iter()
-            .filter(|h| h.similarity >= min && !query.like.contains(&h.id))
+            .iter()
+            .filter(|h| h.similarity >= min && !query.like.contains(&h.id) && !seen.contains(&h.id))
+            .copied()
             .collect();
+        seen.extend(hits.iter().map(|h| h.id));
         // In the engine's order, so which candidates get checked never depends on the page.
         candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
-        // Ordered by relevance, only the first `want` visible candidates matter: check them
-        // in growing chunks rather than all (a first page checks about 60 of 1,000).
-        let mut kept: Vec<(crate::vectors::Hit, Option<String>)> = Vec::new();
+        // Only the first `want` visible candidates matter (unless sorting by date): check
+        // them in growing chunks rather than all (a first page checks about 60 of 256).
         let (mut checked, mut chunk) = (0, 64usize);
         while checked < candidates.len() && (need_all || kept.len() < want) {
             let n = if need_all {
@@ -346,31 +354,29 @@ pub fn search(
             chunk *= 2;
         }
         if exhausted || below || (!need_all && kept.len() >= want) {
-            break kept;
+            break;
         }
         k *= 4;
-    };
-    let mut kept = kept;
-    match query.sort {
-        Sort::Relevance => kept.sort_by(|a, b| {
-            b.0.similarity
-                .total_cmp(&a.0.similarity)
-                .then(a.0.id.cmp(&b.0.id))
-        }),
-        Sort::Newest | Sort::Oldest => {
-            let newest = query.sort == Sort::Newest;
-            kept.sort_by(|a, b| match (&a.1, &b.1) {
-                (Some(x), Some(y)) => {
-                    let o = if newest { y.cmp(x) } else { x.cmp(y) };
-                    o.then(a.0.id.cmp(&b.0.id))
-                }
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => a.0.id.cmp(&b.0.id),
-            });
-        }
+    }
+    if query.sort != Sort::Relevance {
+        let newest = query.sort == Sort::Newest;
+        kept.sort_by(|a, b| match (&a.1, &b.1) {
+            (Some(x), Some(y)) => {
+                let o = if newest { y.cmp(x) } else { x.cmp(y) };
+                o.then(a.0.id.cmp(&b.0.id))
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.0.id.cmp(&b.0.id),
+        });
     }
     let next = (kept.len() > offset + limit).then_some(offset + limit);
+    tracing::debug!(
+        embed_ms = embedded.as_secs_f64() * 1e3,
+        rank_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
+        k,
+        "query"
+    );
     let hits = kept
         .into_iter()
         .skip(offset)

@@ -341,15 +341,11 @@ impl Trove {
         }
     }
 
-    /// How many queries may run at once: one per core, less one while a crawl runs so that
-    /// it keeps a core however many people search (at least one query always runs).
+    /// How many queries may run at once: one per core. More would only time-slice the cores
+    /// against each other and against a running crawl (whose threads then get a fair share
+    /// against these few, not against every waiting client).
     fn search_limit(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        if self.crawler.is_running() {
-            cores - 1
-        } else {
-            cores
-        }
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
     }
 
     /// Runs a query (blocking; waits its turn when every core is busy with queries).
@@ -363,8 +359,14 @@ impl Trove {
         let _pass = self.search_gate.enter(|| self.search_limit());
         let store = self.readers.get()?;
         let page = search::search(&library, &store, query, offset, limit)?;
+        let started = std::time::Instant::now();
+        let hits = search_hits(&store, &page.hits)?;
+        tracing::debug!(
+            details_ms = started.elapsed().as_secs_f64() * 1e3,
+            "results"
+        );
         Ok(SearchPage {
-            hits: search_hits(&store, &page.hits)?,
+            hits,
             next_offset: page.next,
             browsing: false,
         })
