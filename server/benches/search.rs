@@ -21,8 +21,8 @@
 //!    (`TROVE_BENCH_CLIENTS`) search for 30 s (`TROVE_BENCH_LOAD_S`) while it crawls: errors,
 //!    p50, p99, requests per second. Only 127.0.0.1 is ever contacted.
 //! 5. With `TROVE_BENCH_MILLION=1` (or `only`): one million synthetic vectors in an HNSW index
-//!    built in process (the index part only), its search latency at the engine's first bucket
-//!    (k = 1000), and its recall@10 against exact search.
+//!    built in process (the index part only; `TROVE_BENCH_VECTORS` sets the count), its search
+//!    latency at the engine's first bucket (k = 256), and its recall@10 against exact search.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -560,12 +560,17 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
         let c = &centres[(rng.next() % centres.len() as u64) as usize];
         let q = near(c, &mut rng);
         let t = Instant::now();
-        let hits = index.search_hnsw(&q, 1000).expect("search");
+        let hits = index
+            .search_hnsw(&q, server::search::FIRST_BUCKET)
+            .expect("search");
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(!hits.is_empty());
     }
     let mut s = summary(
-        &format!("HNSW search of {n} vectors, k = 1000 (index only)"),
+        &format!(
+            "HNSW search of {n} vectors, k = {} (the engine's first bucket; index only)",
+            server::search::FIRST_BUCKET
+        ),
         ms,
     );
     // Recall@10 against brute force, on queries near the same subjects.
