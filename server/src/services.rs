@@ -84,6 +84,13 @@ struct ActiveModel {
     source: ModelSource,
 }
 
+/// How many queries may run at once: one per core. More would only time-slice the cores
+/// against each other and against a running crawl (whose threads then get a fair share
+/// against these few, not against every waiting client).
+fn search_limit() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// Catalog connections kept open for reads between requests.
 const READERS_KEPT: usize = 16;
 
@@ -149,7 +156,7 @@ pub struct Trove {
     active: RwLock<ActiveModel>,
     /// A model change is under way.
     switching: AtomicBool,
-    /// Queries and uploads being embedded and searched (see [`Trove::search_limit`]).
+    /// Queries and uploads being embedded and searched (see [`search_limit`]).
     search_gate: Gate,
     /// Catalog connections for reads.
     readers: Readers,
@@ -187,7 +194,7 @@ impl Trove {
     /// Loads the model and the index, then crawls the libraries (or, when there is nothing to
     /// index at all, a generated demo library). Blocking: run it off the async runtime.
     pub fn open_library(&self) {
-        let opened = Library::open(&self.library_settings());
+        let opened = Library::open(&self.settings_for(self.active()));
         let library = match opened {
             Ok(library) => Arc::new(library),
             Err(e) => {
@@ -281,9 +288,8 @@ impl Trove {
             .clone()
     }
 
-    /// The settings with the model in use (an admin may have changed it since the start).
-    fn library_settings(&self) -> Settings {
-        let active = self.active();
+    /// The settings with `active` as the model (an admin may change it after the start).
+    fn settings_for(&self, active: ActiveModel) -> Settings {
         Settings {
             model: active.model,
             model_source: active.source,
@@ -341,13 +347,6 @@ impl Trove {
         }
     }
 
-    /// How many queries may run at once: one per core. More would only time-slice the cores
-    /// against each other and against a running crawl (whose threads then get a fair share
-    /// against these few, not against every waiting client).
-    fn search_limit(&self) -> usize {
-        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-    }
-
     /// Runs a query (blocking; waits its turn when every core is busy with queries).
     pub fn search(
         &self,
@@ -356,7 +355,7 @@ impl Trove {
         limit: usize,
     ) -> Result<SearchPage, ServiceError> {
         let library = self.ready()?;
-        let _pass = self.search_gate.enter(|| self.search_limit());
+        let _pass = self.search_gate.enter(search_limit);
         let store = self.readers.get()?;
         let page = search::search(&library, &store, query, offset, limit)?;
         let started = std::time::Instant::now();
@@ -454,7 +453,7 @@ impl Trove {
             max_bytes: MAX_UPLOAD_BYTES as u64,
             ..DecodeLimits::default()
         };
-        let _pass = self.search_gate.enter(|| self.search_limit());
+        let _pass = self.search_gate.enter(search_limit);
         let decoded = decode(bytes, min_side, limits)
             .map_err(|e| ServiceError::BadUpload(format!("the upload cannot be used: {e}")))?;
         let (w, h) = decoded.rgb.dimensions();
@@ -806,12 +805,11 @@ impl Trove {
         if let Some(problem) = describe(&dir, model.to_owned()).problem {
             return Err(ServiceError::Invalid(format!("{model}: {problem}")));
         }
-        let settings = Settings {
+        let chosen = ActiveModel {
             model: model.to_owned(),
-            model_source: ModelSource::Saved,
-            ..self.settings.clone()
+            source: ModelSource::Saved,
         };
-        let library = Library::open(&settings).map_err(|e| {
+        let library = Library::open(&self.settings_for(chosen.clone())).map_err(|e| {
             ServiceError::Invalid(format!(
                 "{model} cannot be used: {}",
                 crate::error_chain(&e)
@@ -836,21 +834,10 @@ impl Trove {
         *self
             .active
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = ActiveModel {
-            model: model.to_owned(),
-            source: ModelSource::Saved,
-        };
-        *self.write() = Opening::Ready(library.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = chosen;
+        *self.write() = Opening::Ready(library);
         tracing::info!(model, "model changed");
-        let crawl = self
-            .roots_to_crawl()
-            .map_err(|e| e.to_string())
-            .and_then(|roots| {
-                self.crawler
-                    .start(library, roots, DecodeLimits::default())
-                    .map_err(|e| e.to_string())
-            });
-        Ok(match crawl {
+        Ok(match self.start_crawl() {
             Ok(()) => format!(
                 "now using {model}; a crawl is embedding the images it has not seen (search covers them as they are done)"
             ),

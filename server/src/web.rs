@@ -465,7 +465,10 @@ async fn api_library_add(
     Extension(Access(viewer)): Extension<Access>,
     body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    library_change(state, viewer, body, Trove::add_library).await
+    admin_change(state, viewer, body, |t, b: LibraryPath| {
+        t.add_library(&b.path)
+    })
+    .await
 }
 
 /// Forgets a library folder and its images (admins only).
@@ -474,24 +477,28 @@ async fn api_library_remove(
     Extension(Access(viewer)): Extension<Access>,
     body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    library_change(state, viewer, body, Trove::remove_library).await
+    admin_change(state, viewer, body, |t, b: LibraryPath| {
+        t.remove_library(&b.path)
+    })
+    .await
 }
 
-async fn library_change(
+/// An admin's change with a JSON body, run off the async runtime: `{"message": …}` or the error.
+async fn admin_change<B: Send + 'static>(
     state: AppState,
     viewer: app::types::Viewer,
-    body: Result<Json<LibraryPath>, axum::extract::rejection::JsonRejection>,
-    change: fn(&Trove, &str) -> Result<String, crate::services::ServiceError>,
+    body: Result<Json<B>, axum::extract::rejection::JsonRejection>,
+    change: fn(&Trove, B) -> Result<String, crate::services::ServiceError>,
 ) -> Response {
     if !viewer.admin {
         return forbidden();
     }
-    let path = match body {
-        Ok(Json(b)) => b.path,
+    let body = match body {
+        Ok(Json(b)) => b,
         Err(e) => return bad_request(&e.body_text()),
     };
     let trove = state.trove.clone();
-    match tokio::task::spawn_blocking(move || change(&trove, &path)).await {
+    match tokio::task::spawn_blocking(move || change(&trove, body)).await {
         Ok(Ok(message)) => Json(serde_json::json!({ "message": message })).into_response(),
         Ok(Err(e)) => search_error(&e),
         Err(e) => internal(&e),
@@ -521,19 +528,10 @@ async fn api_model_select(
     Extension(Access(viewer)): Extension<Access>,
     body: Result<Json<ModelName>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if !viewer.admin {
-        return forbidden();
-    }
-    let model = match body {
-        Ok(Json(b)) => b.model,
-        Err(e) => return bad_request(&e.body_text()),
-    };
-    let trove = state.trove.clone();
-    match tokio::task::spawn_blocking(move || trove.select_model(&model)).await {
-        Ok(Ok(message)) => Json(serde_json::json!({ "message": message })).into_response(),
-        Ok(Err(e)) => search_error(&e),
-        Err(e) => internal(&e),
-    }
+    admin_change(state, viewer, body, |t, b: ModelName| {
+        t.select_model(&b.model)
+    })
+    .await
 }
 
 /// Image bytes and their MIME type, if the image exists.

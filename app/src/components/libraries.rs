@@ -29,10 +29,9 @@ pub fn Libraries(admin: bool) -> impl IntoView {
         }
     });
     let outcome = move || {
-        message.get().map(|result| match result {
-            Ok(message) => view! { <p id="library-message" class="text-sm text-green-800 dark:text-green-400">{message}</p> }.into_any(),
-            Err(e) => view! { <p id="library-message" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
-        })
+        message
+            .get()
+            .map(|result| super::action_message("library-message", result))
     };
     let input = "min-w-0 flex-1 rounded-md border border-stone-300 bg-white px-2 py-1 font-mono text-sm dark:border-stone-700 dark:bg-stone-900";
     let button = "rounded-md border border-stone-300 px-3 py-1 text-sm hover:bg-stone-100 dark:border-stone-700 dark:hover:bg-stone-800";

@@ -34,10 +34,10 @@ pub fn ModelPanel(select: ServerAction<SelectModel>) -> impl IntoView {
     let list = Resource::new_blocking(move || select.version().get(), |_| get_models());
     let pending = select.pending();
     let outcome = move || {
-        select.value().get().map(|result| match result {
-            Ok(message) => view! { <p id="model-message" class="text-sm text-green-800 dark:text-green-400">{message}</p> }.into_any(),
-            Err(e) => view! { <p id="model-message" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
-        })
+        select
+            .value()
+            .get()
+            .map(|result| super::action_message("model-message", result))
     };
     let button = "rounded-md border border-stone-300 px-3 py-1 text-sm hover:bg-stone-100 disabled:opacity-50 dark:border-stone-700 dark:hover:bg-stone-800";
     let input = "min-w-0 flex-1 rounded-md border border-stone-300 bg-white px-2 py-1 text-sm dark:border-stone-700 dark:bg-stone-900";
