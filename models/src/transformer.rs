@@ -194,8 +194,8 @@ impl TextEmbeddings {
 }
 
 /// How parameters start before the checkpoint replaces them all (the loader proves every one
-/// is set): zeros, which cost a memset, where burn's default random initialisers took about a
-/// tenth of loading ViT-B/32.
+/// is set): zeros, which cost a memset, rather than burn's default random initialisers, whose
+/// sampling is thrown away.
 pub const UNLOADED: Initializer = Initializer::Zeros;
 
 /// A layer norm with the checkpoint's epsilon.
