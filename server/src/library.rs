@@ -13,7 +13,7 @@ use crate::model_store::{ModelStore, ModelStoreError};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::thumbs::Thumbnails;
-use crate::vectors::{VectorError, VectorIndex};
+use crate::vectors::{Opened, VectorError, VectorIndex};
 
 /// Why a library could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -156,18 +156,24 @@ impl Library {
             );
         }
         // The sidecar names the weights too, so an index of other weights is rebuilt.
-        let (index, rebuilt) = VectorIndex::open(
+        let (index, opened) = VectorIndex::open(
             &paths.index_file(&settings.model),
             &format!("{}@{weights}", settings.model),
             embedder.dim(),
             &store,
             model_id,
         )?;
-        if rebuilt {
-            tracing::info!(
+        match opened {
+            Opened::Loaded => {}
+            Opened::CaughtUp { added } => tracing::info!(
+                vectors = index.len(),
+                added,
+                "vector index brought up to date with the catalog"
+            ),
+            Opened::Rebuilt => tracing::info!(
                 vectors = index.len(),
                 "vector index rebuilt from the catalog"
-            );
+            ),
         }
         Ok(Library {
             thumbs: Thumbnails::new(&paths.thumbs),

@@ -121,6 +121,21 @@ pub struct Hit {
     pub similarity: f32,
 }
 
+/// How [`VectorIndex::open`] came by its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The saved index matched the catalog.
+    Loaded,
+    /// The saved index lagged the catalog; this many vectors were added to it.
+    CaughtUp {
+        /// Vectors added.
+        added: usize,
+    },
+    /// Built from the catalog (none saved, another model's, or holding images the catalog
+    /// no longer has).
+    Rebuilt,
+}
+
 /// The HNSW index of one model's embeddings.
 pub struct VectorIndex {
     index: RwLock<Index>,
@@ -171,56 +186,64 @@ impl VectorIndex {
         })
     }
 
-    /// Loads the index saved at `path` if its sidecar matches `model`, `dim` and the catalog's
-    /// count of embeddings; otherwise rebuilds it from the catalog and saves it. Returns the
-    /// index and whether it was rebuilt.
+    /// Opens the index saved at `path` for the catalog's embeddings of `model_id`, and saves it
+    /// again if it had to change. A saved index of the same `model` and `dim` that matches the
+    /// catalog's count is used as it is. One that lags the catalog (the process was killed
+    /// after the catalog took vectors and before the index was saved again) is brought up to
+    /// date: only the vectors it lacks are added, not a million again. Otherwise, or when it
+    /// holds images the catalog no longer has, it is rebuilt from the catalog.
     pub fn open(
         path: &Path,
         model: &str,
         dim: usize,
         store: &Store,
         model_id: i64,
-    ) -> Result<(Self, bool)> {
+    ) -> Result<(Self, Opened)> {
         let expected = store.counts(Some(model_id))?.embedded as usize;
-        let want = Sidecar {
-            model: model.to_owned(),
-            dim,
-            count: expected,
-        };
         let sidecar: Option<Sidecar> = std::fs::read(sidecar_path(path))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        if sidecar.as_ref() == Some(&want) && path.is_file() {
-            if let Ok(index) = Index::restore(&path.to_string_lossy()) {
-                if index.size() == expected && index.dimensions() == dim {
-                    // Breadths are settings of the running index, not of the file.
-                    index.change_expansion_add(EXPANSION_ADD);
-                    index.change_expansion_search(EXPANSION_SEARCH);
-                    let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
-                    index
-                        .reserve_capacity_and_threads(expected + 1024, SLOTS)
-                        .map_err(usearch("reserve"))?;
-                    *vi.index
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = index;
-                    return Ok((vi, false));
+        if let Some(sidecar) = sidecar.filter(|s| s.model == model && s.dim == dim) {
+            if let Ok(vi) = VectorIndex::load(path, model, dim) {
+                if sidecar.count == expected && vi.len() == expected {
+                    return Ok((vi, Opened::Loaded));
+                }
+                vi.reserve(expected + 1024)?;
+                let mut scratch = vec![0f32; dim];
+                let added = vi.fill(store, model_id, |id, v| !vi.holds(id, v, &mut scratch))?;
+                if vi.len() == expected {
+                    vi.save()?;
+                    return Ok((vi, Opened::CaughtUp { added }));
                 }
             }
         }
         let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
         vi.reserve(expected + 1024)?;
-        // One thread reads the catalog; one per core inserts (HNSW inserts dominate).
+        vi.fill(store, model_id, |_, _| true)?;
+        vi.save()?;
+        Ok((vi, Opened::Rebuilt))
+    }
+
+    /// Adds the catalog's embeddings of `model_id` that `wanted` picks: one thread reads the
+    /// catalog, one per core inserts (HNSW inserts dominate). Returns how many were added.
+    fn fill(
+        &self,
+        store: &Store,
+        model_id: i64,
+        mut wanted: impl FnMut(i64, &[f32]) -> bool,
+    ) -> Result<usize> {
         let workers = std::thread::available_parallelism()
             .map_or(2, std::num::NonZero::get)
             .min(SLOTS);
-        let failed: std::sync::Mutex<Option<VectorError>> = std::sync::Mutex::new(None);
+        let failed: Mutex<Option<VectorError>> = Mutex::new(None);
         let (tx, rx) = crossbeam_channel::bounded::<(i64, Vec<f32>)>(4096);
+        let mut added = 0;
         let fed = std::thread::scope(|s| {
             for _ in 0..workers {
-                let (rx, vi, failed) = (rx.clone(), &vi, &failed);
+                let (rx, failed) = (rx.clone(), &failed);
                 s.spawn(move || {
                     for (id, v) in rx {
-                        if let Err(e) = vi.add(id, &v) {
+                        if let Err(e) = self.add(id, &v) {
                             failed
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -232,21 +255,71 @@ impl VectorIndex {
             }
             drop(rx);
             let fed = store.for_each_embedding(model_id, |id, v| {
-                // Fails only once every worker stopped on an error, reported below.
-                let _ = tx.send((id, v.to_vec()));
+                if wanted(id, v) {
+                    added += 1;
+                    // Fails only once every worker stopped on an error, reported below.
+                    let _ = tx.send((id, v.to_vec()));
+                }
             });
             drop(tx);
             fed
         });
         fed?;
-        if let Some(e) = failed
+        match failed
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
         {
-            return Err(e);
+            Some(e) => Err(e),
+            None => Ok(added),
         }
-        vi.save()?;
-        Ok((vi, true))
+    }
+
+    /// Whether the index holds `vector` (up to its f16 rounding) for image `id`.
+    fn holds(&self, id: i64, vector: &[f32], scratch: &mut [f32]) -> bool {
+        let index = self
+            .index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _slot = self.gate.acquire();
+        if !index.contains(id as u64) || !index.get(id as u64, scratch).is_ok_and(|n| n == 1) {
+            return false;
+        }
+        let dot: f32 = scratch.iter().zip(vector).map(|(a, b)| a * b).sum();
+        let norms = scratch.iter().map(|a| a * a).sum::<f32>().sqrt()
+            * vector.iter().map(|b| b * b).sum::<f32>().sqrt();
+        dot >= 0.999 * norms
+    }
+
+    /// Loads the index saved at `path` as it is, without checking it against a catalog (which
+    /// [`open`](Self::open) does): for an index that has no catalog, as in the search bench.
+    pub fn load(path: &Path, model: &str, dim: usize) -> Result<Self> {
+        let index = Index::restore(&path.to_string_lossy()).map_err(usearch("restore"))?;
+        if index.dimensions() != dim {
+            return Err(VectorError::Dimension {
+                want: dim,
+                got: index.dimensions(),
+            });
+        }
+        // Breadths are settings of the running index, not of the file.
+        index.change_expansion_add(EXPANSION_ADD);
+        index.change_expansion_search(EXPANSION_SEARCH);
+        index
+            .reserve_capacity_and_threads(index.size() + 1024, SLOTS)
+            .map_err(usearch("reserve"))?;
+        let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
+        *vi.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = index;
+        Ok(vi)
+    }
+
+    /// Sets how wide searches look at least (normally [`EXPANSION_SEARCH`]): for benchmarks
+    /// that weigh recall against speed.
+    pub fn set_search_breadth(&self, breadth: usize) {
+        self.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .change_expansion_search(breadth);
     }
 
     fn reserve(&self, capacity: usize) -> Result<()> {
@@ -465,6 +538,89 @@ mod tests {
             vi.add(1, &[1.0]),
             Err(VectorError::Dimension { .. })
         ));
+    }
+
+    /// A catalog of `n` images (ids 1..=n) with the vectors `unit(id, 8)`, and its model id.
+    fn catalog(path: &Path, n: u64) -> (Store, i64) {
+        use crate::store::{FileFacts, ImageFacts, Outcome};
+        let mut store = Store::open(path).expect("catalog");
+        let (model_id, _) = store.prepare_model("m", 8, "fp").expect("model");
+        let root_id = store.ensure_root(Path::new("/photos")).expect("root");
+        let crawl = store.begin_crawl(model_id).expect("crawl");
+        let batch = (1..=n)
+            .map(|i| Outcome::Indexed {
+                file: FileFacts {
+                    root_id,
+                    path: format!("/photos/{i}.jpg").into_bytes(),
+                    size: 1,
+                    mtime_ns: 1,
+                    inode: i,
+                },
+                image: ImageFacts {
+                    hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
+                    format: "jpeg".into(),
+                    ..ImageFacts::default()
+                },
+                embedding: Some(unit(i, 8)),
+            })
+            .collect();
+        store.write_batch(crawl, model_id, batch).expect("writes");
+        (store, model_id)
+    }
+
+    #[test]
+    fn a_saved_index_that_lags_the_catalog_gets_only_what_it_lacks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("m.usearch");
+        // Saved when the catalog held 300 images; a kill -9 after 200 more were committed.
+        let (store, model_id) = catalog(&dir.path().join("a.db"), 300);
+        let (vi, opened) = VectorIndex::open(&path, "m@1", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::Rebuilt, 300));
+        drop(vi);
+        let (store, model_id) = catalog(&dir.path().join("b.db"), 500);
+        let (vi, opened) = VectorIndex::open(&path, "m@1", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::CaughtUp { added: 200 }, 500));
+        assert_eq!(
+            vi.search_exact(&unit(450, 8), 1).expect("search")[0].id,
+            450
+        );
+        drop(vi);
+        let (vi, opened) = VectorIndex::open(&path, "m@1", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::Loaded, 500));
+        drop(vi);
+        // Other weights under the name, or images the catalog no longer has: built again.
+        let (vi, opened) = VectorIndex::open(&path, "m@2", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::Rebuilt, 500));
+        drop(vi);
+        let (store, model_id) = catalog(&dir.path().join("c.db"), 100);
+        let (vi, opened) = VectorIndex::open(&path, "m@2", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::Rebuilt, 100));
+    }
+
+    #[test]
+    fn an_id_that_now_holds_another_vector_is_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("m.usearch");
+        let (store, model_id) = catalog(&dir.path().join("a.db"), 50);
+        let vi = VectorIndex::new(&path, "m@1", 8, ScalarKind::F16).expect("creates");
+        for i in 1..=40 {
+            // Ids 1-10 hold other vectors (as when SQLite reuses the id of a forgotten image).
+            vi.add(
+                i,
+                &unit(if i <= 10 { 1000 + i as u64 } else { i as u64 }, 8),
+            )
+            .expect("adds");
+        }
+        vi.save().expect("saves");
+        drop(vi);
+        let (vi, opened) = VectorIndex::open(&path, "m@1", 8, &store, model_id).expect("opens");
+        assert_eq!((opened, vi.len()), (Opened::CaughtUp { added: 20 }, 50));
+        for i in 1..=50 {
+            assert_eq!(
+                vi.search_exact(&unit(i, 8), 1).expect("search")[0].id,
+                i as i64
+            );
+        }
     }
 
     /// HNSW against brute force on 100k random unit vectors (the hardest case for a graph
