@@ -540,8 +540,9 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
         ),
         other => panic!("TROVE_BENCH_DATA is clusters or lowrank, not {other}"),
     };
-    // TROVE_BENCH_INDEX keeps the built index: a later run with the same value loads it.
-    let kept = std::env::var_os("TROVE_BENCH_INDEX").map(PathBuf::from);
+    // TROVE_BENCH_INDEX keeps the built index: a later run with the same value loads it. A
+    // relative path is taken from the workspace (cargo runs benches in the package's folder).
+    let kept = std::env::var_os("TROVE_BENCH_INDEX").map(|p| workspace().join(p));
     let path = kept.clone().unwrap_or_else(|| dir.join("million.usearch"));
     let t = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
