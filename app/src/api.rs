@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::types::{
-    LibraryRoot, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
 };
 
 /// Facts about the running server for the home page.
@@ -107,7 +107,7 @@ pub async fn stop_crawl() -> Result<(), AppError> {
 
 /// The library folders and how many files each holds.
 #[server(prefix = "/api/fn", endpoint = "libraries")]
-pub async fn get_libraries() -> Result<Vec<LibraryRoot>, AppError> {
+pub async fn get_libraries() -> Result<LibraryList, AppError> {
     with_status(async move {
         let services = crate::ssr::services()?;
         tokio_blocking(move || services.libraries()).await
@@ -159,9 +159,7 @@ pub async fn select_model(model: String) -> Result<String, AppError> {
 #[cfg(feature = "ssr")]
 fn admin_services() -> Result<crate::ssr::Services, AppError> {
     if !crate::ssr::viewer().admin {
-        return Err(AppError::Forbidden(
-            "only the admin may change the libraries or the model, or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start".into(),
-        ));
+        return Err(AppError::Forbidden(crate::error::ADMIN_ONLY.into()));
     }
     crate::ssr::services()
 }

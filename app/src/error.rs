@@ -11,8 +11,8 @@ pub enum AppError {
     /// The request itself was wrong (a user error); the message says how.
     #[error("{0}")]
     BadRequest(String),
-    /// The thing asked for does not exist.
-    #[error("not found: {0}")]
+    /// The thing asked for does not exist; the message names it.
+    #[error("{0}")]
     NotFound(String),
     /// Only an admin may do this.
     #[error("{0}")]
@@ -31,7 +31,23 @@ pub enum AppError {
     Transport(String),
 }
 
+/// What a guest is told when they try an admin's action.
+pub const ADMIN_ONLY: &str = "only the admin may change the libraries or the model, or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start (or send Authorization: Bearer <token>)";
+
 impl AppError {
+    /// The words for a person, without the kind's prefix (the JSON API's `error`).
+    pub fn message(&self) -> &str {
+        match self {
+            AppError::BadRequest(m)
+            | AppError::NotFound(m)
+            | AppError::Forbidden(m)
+            | AppError::Conflict(m)
+            | AppError::Unavailable(m)
+            | AppError::Internal(m)
+            | AppError::Transport(m) => m,
+        }
+    }
+
     /// The HTTP status this error is sent with.
     pub fn status_code(&self) -> u16 {
         match self {

@@ -7,7 +7,7 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::types::{
-    LibraryRoot, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
 };
 
 /// What server functions need from the server. Implemented by the `server` crate; the
@@ -25,7 +25,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Asks the running crawl to stop after its current batch.
     fn stop_crawl(&self);
     /// The library folders (blocking: reads the catalog).
-    fn libraries(&self) -> Result<Vec<LibraryRoot>, AppError>;
+    fn libraries(&self) -> Result<LibraryList, AppError>;
     /// Adds a library folder and crawls it (blocking); the answer says what happened.
     fn add_library(&self, path: &str) -> Result<String, AppError>;
     /// Forgets a library folder and its images (blocking); the answer says how many.

@@ -1,6 +1,27 @@
-//! Plain serde types that cross the wire between the server and the browser.
+//! Plain serde types that cross the wire: between the server and the browser, in the JSON API,
+//! and in the command line's `--json` output. One type per answer, the same whoever asks; each
+//! top-level answer carries [`SCHEMA`] as `schema`, raised when a field changes meaning or goes.
 
 use serde::{Deserialize, Serialize};
+
+/// The version of the answers' shape (`schema` in each top-level answer).
+pub const SCHEMA: u32 = 1;
+
+fn schema() -> u32 {
+    SCHEMA
+}
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// `ok` while the server answers.
+    pub status: String,
+    /// The `trove` version.
+    pub version: String,
+}
 
 /// What the server knows about itself, shown on the home page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +49,74 @@ pub struct CatalogCounts {
     pub embedded: u64,
     /// Files that could not be indexed.
     pub skipped: u64,
+}
+
+/// Where a crawl stands or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrawlState {
+    /// In progress.
+    Running,
+    /// Every library folder walked to the end.
+    Done,
+    /// Stopped on request.
+    Stopped,
+    /// Ended by an error.
+    Failed,
+    /// Cut short by a process that died (a kill, a power cut); the next crawl resumed it.
+    Interrupted,
+}
+
+impl CrawlState {
+    /// The word people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrawlState::Running => "running",
+            CrawlState::Done => "done",
+            CrawlState::Stopped => "stopped",
+            CrawlState::Failed => "failed",
+            CrawlState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A crawl as the catalog recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlRecord {
+    /// Its number.
+    pub id: i64,
+    /// How it stands or ended.
+    pub state: CrawlState,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Unix seconds, once ended.
+    pub finished_at: Option<i64>,
+    /// Image files seen.
+    pub files_seen: u64,
+    /// Newly embedded.
+    pub embedded: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Forgotten because they are gone.
+    pub removed: u64,
+    /// The error, for a failed crawl.
+    pub message: Option<String>,
+}
+
+/// How a crawl ended: `trove index --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrawlSummary {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// Its number.
+    pub crawl_id: i64,
+    /// [`CrawlState::Done`] or [`CrawlState::Stopped`].
+    pub state: CrawlState,
+    /// Its final figures.
+    pub progress: CrawlProgress,
+    /// Library folders that could not be walked at all (their files are kept).
+    pub missing_roots: Vec<String>,
 }
 
 /// Live figures of the running (or last) crawl.
@@ -68,11 +157,27 @@ pub struct SkippedFile {
     pub reason: String,
 }
 
-/// The library's state, for the status API and the UI.
+/// Whether the library (the model and its index) is open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LibraryState {
+    /// The model and the index are being opened.
+    #[default]
+    Loading,
+    /// Searches are answered.
+    Ready,
+    /// It could not open; `error` says why.
+    Error,
+}
+
+/// The library's state: `GET /api/status`, the home page's panel, `trove status --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LibraryStatus {
-    /// `loading` (model and index opening), `ready`, or `error`.
-    pub state: String,
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// Whether it is open.
+    pub state: LibraryState,
     /// The error, when `state` is `error`.
     pub error: Option<String>,
     /// The model in use.
@@ -87,7 +192,9 @@ pub struct LibraryStatus {
     pub crawl: CrawlProgress,
     /// How the last crawl ended, if it failed.
     pub crawl_error: Option<String>,
-    /// The most recent skipped files (up to 50).
+    /// The catalog's record of the last crawl (this run's or an earlier one's).
+    pub last_crawl: Option<CrawlRecord>,
+    /// The most recent skipped files (up to 50 on the page; all of them from the command line).
     pub skipped: Vec<SkippedFile>,
 }
 
@@ -114,9 +221,13 @@ pub struct SearchHit {
     pub camera: Option<String>,
 }
 
-/// One page of results.
+/// One page of results: `GET /api/search`, `/api/similar/<id>`, the grid, and `trove search
+/// --json` / `trove similar --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchPage {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
     /// Best first.
     pub hits: Vec<SearchHit>,
     /// The offset of the next page; `None` at the end.
@@ -145,6 +256,84 @@ pub struct SearchRequest {
     pub limit: usize,
 }
 
+/// A results page for an uploaded image: `POST /api/search/image`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadPage {
+    /// The key that pages on (`/api/search?upload=KEY`) and that `/search?upload=KEY` shows.
+    pub upload: String,
+    /// The first page.
+    #[serde(flatten)]
+    pub page: SearchPage,
+}
+
+/// What the catalog knows of one image: `GET /api/images/<id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// Image id.
+    pub id: i64,
+    /// One of its files (the first by path).
+    pub path: String,
+    /// How many files have this content.
+    pub copies: u64,
+    /// File format.
+    pub format: String,
+    /// Displayed width.
+    pub width: u32,
+    /// Displayed height.
+    pub height: u32,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// EXIF capture time (camera local time).
+    pub taken_at: Option<String>,
+    /// EXIF camera maker.
+    pub camera_make: Option<String>,
+    /// EXIF camera model.
+    pub camera_model: Option<String>,
+    /// EXIF lens.
+    pub lens: Option<String>,
+    /// Latitude, north positive.
+    pub gps_lat: Option<f64>,
+    /// Longitude, east positive.
+    pub gps_lon: Option<f64>,
+    /// EXIF orientation (1–8) as stored in the file.
+    pub orientation: Option<u16>,
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Most similar first.
+    #[default]
+    Relevance,
+    /// Newest capture date first (undated last).
+    Newest,
+    /// Oldest capture date first (undated last).
+    Oldest,
+}
+
+impl Sort {
+    /// Every order.
+    pub const ALL: [Sort; 3] = [Sort::Relevance, Sort::Newest, Sort::Oldest];
+
+    /// The word in URLs and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+        }
+    }
+
+    /// The order a word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
 /// The refinements of a search, as they appear in its URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -157,15 +346,16 @@ pub struct SearchFilters {
     pub to: Option<String>,
     /// File format (`jpeg`, `png`, …).
     pub format: Option<String>,
-    /// `relevance` (the default), `newest` or `oldest`.
-    pub sort: Option<String>,
+    /// The order; `None` is relevance.
+    pub sort: Option<Sort>,
 }
 
 impl SearchFilters {
     /// The URL query-string keys, in the order they are written.
     pub const KEYS: [&'static str; 5] = ["folder", "from", "to", "format", "sort"];
 
-    /// Reads the refinements from a query-string lookup; blank values are absent.
+    /// Reads the refinements from a query-string lookup; blank values are absent, and so is
+    /// an order that is not one of [`Sort::ALL`] (a link with a mistyped order still searches).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         SearchFilters {
@@ -173,23 +363,42 @@ impl SearchFilters {
             from: get("from"),
             to: get("to"),
             format: get("format"),
-            sort: get("sort").filter(|s| s != "relevance"),
+            sort: get("sort")
+                .and_then(|s| Sort::parse(&s))
+                .filter(|s| *s != Sort::Relevance),
         }
     }
 
     /// The set refinements as `(key, value)` pairs, in [`Self::KEYS`] order.
     pub fn pairs(&self) -> Vec<(&'static str, &str)> {
-        [&self.folder, &self.from, &self.to, &self.format, &self.sort]
-            .into_iter()
-            .zip(Self::KEYS)
-            .filter_map(|(v, k)| v.as_deref().map(|v| (k, v)))
-            .collect()
+        let sort = self.sort.map(Sort::as_str);
+        [
+            self.folder.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.format.as_deref(),
+            sort,
+        ]
+        .into_iter()
+        .zip(Self::KEYS)
+        .filter_map(|(v, k)| v.map(|v| (k, v)))
+        .collect()
     }
 
     /// Whether any refinement is set.
     pub fn is_empty(&self) -> bool {
         *self == SearchFilters::default()
     }
+}
+
+/// The library folders: `GET /api/libraries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryList {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// In the order they were added.
+    pub libraries: Vec<LibraryRoot>,
 }
 
 /// A library folder.
@@ -213,6 +422,8 @@ pub struct ModelChoice {
     pub family: Option<String>,
     /// Embedding width.
     pub dim: Option<usize>,
+    /// Input image side in pixels.
+    pub image_size: Option<usize>,
     /// Bytes on disk.
     pub bytes: u64,
     /// What is wrong with it, if anything (it cannot be chosen then).
@@ -223,9 +434,13 @@ pub struct ModelChoice {
     pub demo: bool,
 }
 
-/// The model in use and the models that could replace it.
+/// The model in use and the models that could replace it: `GET /api/models`, the admin's
+/// model picker, `trove model list --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelList {
+    /// [`SCHEMA`].
+    #[serde(default = "schema")]
+    pub schema: u32,
     /// The model in use.
     pub active: String,
     /// Where that choice came from, in words.
@@ -234,6 +449,22 @@ pub struct ModelList {
     pub models: Vec<ModelChoice>,
     /// Where to put more models, in words.
     pub install_hint: String,
+}
+
+/// A change done, in words: the answer of an admin's `POST` (library folders, the model, the
+/// crawl).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// What happened.
+    pub message: String,
+}
+
+/// A refused or failed request: the body of every JSON error answer, sent with the error's
+/// status code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Why, for a person.
+    pub error: String,
 }
 
 /// Who is looking: a guest (search and view) or an admin (may also start and stop crawls).

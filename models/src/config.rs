@@ -246,6 +246,31 @@ pub struct SiglipConfig {
     pub vision_config: SiglipVisionConfig,
 }
 
+/// A model family Trove runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// OpenAI's CLIP (`CLIPModel`, `model_type` `clip`).
+    Clip,
+    /// Google's SigLIP and fixed-resolution SigLIP 2 (`SiglipModel`, `model_type` `siglip`).
+    Siglip,
+}
+
+impl Family {
+    /// The `model_type` word: `clip` or `siglip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Clip => "clip",
+            Family::Siglip => "siglip",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A model family and its configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelConfig {
@@ -297,11 +322,11 @@ impl ModelConfig {
         }
     }
 
-    /// `clip` or `siglip`, as in `model_type`.
-    pub fn family(&self) -> &'static str {
+    /// CLIP or SigLIP, as `model_type` says.
+    pub fn family(&self) -> Family {
         match self {
-            ModelConfig::Clip(_) => "clip",
-            ModelConfig::Siglip(_) => "siglip",
+            ModelConfig::Clip(_) => Family::Clip,
+            ModelConfig::Siglip(_) => Family::Siglip,
         }
     }
 

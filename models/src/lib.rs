@@ -34,7 +34,7 @@ pub mod synth;
 pub mod tokenizer;
 pub mod transformer;
 
-pub use config::ModelConfig;
+pub use config::{Family, ModelConfig};
 pub use device::{Compute, ComputeKind, DevicePreference};
 pub use embedder::{missing_files, Embedder, MODEL_FILES, SENTENCEPIECE_FILE};
 pub use error::{Error, Result};

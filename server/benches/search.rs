@@ -1,5 +1,9 @@
 //! Search latency and load, end to end over HTTP against the real `trove` server.
 //!
+//! Long file: one harness-free benchmark program (its catalog writer, HTTP client, load run and
+//! index-only part) that `cargo bench` builds as a single binary; its parts share the run's
+//! settings and figures.
+//!
 //! ```sh
 //! cargo bench -p server --bench search            # 100k images, ViT-B/32 text tower if made
 //! TROVE_BENCH_MILLION=1 cargo bench -p server --bench search   # also the 1M-vector HNSW index
@@ -38,7 +42,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::pages::search::encode;
-use server::store::{FileFacts, ImageFacts, Outcome, Store};
+use trove_engine::catalog::{Catalog, FileFacts, Outcome};
+use trove_engine::media::ImageFacts;
+use trove_engine::vectors::{Neighbour, VectorIndex};
 use trove_models::{Compute, DevicePreference, Embedder};
 
 const SUBJECTS: [&str; 40] = [
@@ -270,21 +276,7 @@ fn main() {
         .tempdir_in(workspace().join("target"))
         .expect("work folder");
     let data = work.path().join("data");
-
-    let model = match std::env::var_os("TROVE_BENCH_MODEL") {
-        Some(m) => PathBuf::from(m),
-        None => {
-            let full = workspace().join(".data/full/clip-vit-base-patch32");
-            if full.join("model.safetensors").is_file() {
-                full
-            } else {
-                eprintln!("note: {} is absent (models/scripts/make_fixtures.py full .data/full makes it); using the demo model", full.display());
-                let demo = work.path().join("demo-clip");
-                trove_models::demo::install(&demo).expect("demo model");
-                demo
-            }
-        }
-    };
+    let model = bench_model(work.path());
     let model_name = model.display().to_string();
     println!(
         "model: {model_name}; {images} images; {queries} queries; {clients} clients for {load_s} s"
@@ -292,71 +284,12 @@ fn main() {
 
     // 1. The catalog.
     let t = Instant::now();
-    let embedder = Embedder::load(
-        &model,
-        &Compute::select(DevicePreference::Cpu).expect("cpu"),
-    )
-    .expect("model loads");
-    let centres: Vec<Vec<f32>> = SUBJECTS
-        .iter()
-        .map(|s| embedder.embed_query(s).expect("embeds").to_vec())
-        .collect();
-    let dim = embedder.dim();
-    drop(embedder);
+    let (dim, centres) = subject_centres(&model);
     if std::env::var("TROVE_BENCH_MILLION").is_ok_and(|v| v == "only") {
         println!("{}", million(work.path(), dim, &centres));
         return;
     }
-    {
-        let mut store = Store::open(&data.join("catalog.db")).expect("catalog");
-        // With the weights' fingerprint, as the server registers it (else it re-embeds).
-        let weights = server::library::fingerprint(&model).expect("fingerprint");
-        let (model_id, _) = store
-            .prepare_model(&model_name, dim, &weights)
-            .expect("model row");
-        let root = work.path().join("photos-not-on-disk");
-        let root_id = store.ensure_root(&root).expect("root");
-        let crawl = store.begin_crawl(model_id).expect("crawl");
-        let mut rng = Rng(7);
-        let mut batch = Vec::with_capacity(5000);
-        for i in 0..images as u64 {
-            let centre = &centres[(rng.next() % centres.len() as u64) as usize];
-            let mut image = ImageFacts {
-                hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
-                format: "jpeg".into(),
-                width: 4000,
-                height: 3000,
-                bytes: 3_000_000 + rng.next() % 3_000_000,
-                ..ImageFacts::default()
-            };
-            image.taken_at = Some(format!(
-                "20{:02}-{:02}-{:02}T12:00:00",
-                10 + rng.next() % 15,
-                1 + rng.next() % 12,
-                1 + rng.next() % 28
-            ));
-            let path = root
-                .join(format!("{:03}", i / 1000))
-                .join(format!("IMG_{i:06}.jpg"));
-            batch.push(Outcome::Indexed {
-                file: FileFacts {
-                    root_id,
-                    path: path.as_os_str().as_encoded_bytes().to_vec(),
-                    size: image.bytes,
-                    mtime_ns: 1_600_000_000_000_000_000,
-                    inode: i + 1,
-                },
-                image,
-                embedding: Some(near(centre, &mut rng)),
-            });
-            if batch.len() == 5000 {
-                store
-                    .write_batch(crawl, model_id, std::mem::take(&mut batch))
-                    .expect("writes");
-            }
-        }
-        store.write_batch(crawl, model_id, batch).expect("writes");
-    }
+    write_catalog(&data, &model, &centres, images, work.path());
     println!(
         "catalog of {images} images written in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -378,14 +311,129 @@ fn main() {
         .flat_map(|v| SUBJECTS.iter().map(move |s| format!("{v}{s}")))
         .take(queries)
         .collect();
+    let mut results = latency(server.addr, &texts, images, queries);
+    drop(server);
+    if clients == 0 {
+        println!("{}", serde_json::Value::Array(results));
+        return;
+    }
+
+    // 4. Load while crawling.
+    results.push(load_while_crawling(
+        &data,
+        &model,
+        work.path(),
+        &texts,
+        (clients, load_s),
+    ));
+
+    // 5. One million vectors, the index part only.
+    if std::env::var("TROVE_BENCH_MILLION").is_ok_and(|v| v == "1") {
+        results.push(million(work.path(), dim, &centres));
+    }
+    println!("{}", serde_json::Value::Array(results));
+}
+
+/// The model to run: `TROVE_BENCH_MODEL`, else the random-weight ViT-B/32 fixture, else the
+/// demo model.
+fn bench_model(work: &Path) -> PathBuf {
+    match std::env::var_os("TROVE_BENCH_MODEL") {
+        Some(m) => PathBuf::from(m),
+        None => {
+            let full = workspace().join(".data/full/clip-vit-base-patch32");
+            if full.join("model.safetensors").is_file() {
+                full
+            } else {
+                eprintln!("note: {} is absent (models/scripts/make_fixtures.py full .data/full makes it); using the demo model", full.display());
+                let demo = work.join("demo-clip");
+                trove_engine::model_store::install_demo(&demo).expect("demo model");
+                demo
+            }
+        }
+    }
+}
+
+/// The model's width and the text embeddings of the 40 subjects, the centres of the synthetic
+/// library's clusters.
+fn subject_centres(model: &Path) -> (usize, Vec<Vec<f32>>) {
+    let embedder = Embedder::load(model, &Compute::select(DevicePreference::Cpu).expect("cpu"))
+        .expect("model loads");
+    let centres: Vec<Vec<f32>> = SUBJECTS
+        .iter()
+        .map(|s| embedder.embed_query(s).expect("embeds").to_vec())
+        .collect();
+    let dim = embedder.dim();
+    drop(embedder);
+    (dim, centres)
+}
+
+/// Writes a catalog of `images` images straight into SQLite, with embeddings near the subjects'
+/// centres and files that do not exist (search never reads them).
+fn write_catalog(data: &Path, model: &Path, centres: &[Vec<f32>], images: usize, work: &Path) {
+    let model_name = model.display().to_string();
+    let dim = centres[0].len();
+    let mut store = Catalog::open(&data.join("catalog.db")).expect("catalog");
+    // With the weights' fingerprint, as the server registers it (else it re-embeds).
+    let weights = trove_engine::engine::fingerprint(model).expect("fingerprint");
+    let (model_id, _) = store
+        .prepare_model(&model_name, dim, &weights)
+        .expect("model row");
+    let root = work.join("photos-not-on-disk");
+    let root_id = store.ensure_root(&root).expect("root");
+    let crawl = store.begin_crawl(model_id).expect("crawl");
+    let mut rng = Rng(7);
+    let mut batch = Vec::with_capacity(5000);
+    for i in 0..images as u64 {
+        let centre = &centres[(rng.next() % centres.len() as u64) as usize];
+        let mut image = ImageFacts {
+            hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
+            format: "jpeg".into(),
+            width: 4000,
+            height: 3000,
+            bytes: 3_000_000 + rng.next() % 3_000_000,
+            ..ImageFacts::default()
+        };
+        image.taken_at = Some(format!(
+            "20{:02}-{:02}-{:02}T12:00:00",
+            10 + rng.next() % 15,
+            1 + rng.next() % 12,
+            1 + rng.next() % 28
+        ));
+        let path = root
+            .join(format!("{:03}", i / 1000))
+            .join(format!("IMG_{i:06}.jpg"));
+        batch.push(Outcome::Indexed {
+            file: FileFacts {
+                root_id,
+                path: path.as_os_str().as_encoded_bytes().to_vec(),
+                size: image.bytes,
+                mtime_ns: 1_600_000_000_000_000_000,
+                inode: i + 1,
+            },
+            image,
+            embedding: Some(near(centre, &mut rng)),
+        });
+        if batch.len() == 5000 {
+            store
+                .write_batch(crawl, model_id, std::mem::take(&mut batch))
+                .expect("writes");
+        }
+    }
+    store.write_batch(crawl, model_id, batch).expect("writes");
+}
+
+/// Latency, one request at a time: distinct text queries, similar-to-an-image, and a deep page.
+fn latency(
+    addr: SocketAddr,
+    texts: &[String],
+    images: usize,
+    queries: usize,
+) -> Vec<serde_json::Value> {
     let mut text_ms = Vec::new();
     let mut hits = 0usize;
-    for q in &texts {
-        let (status, body, ms) = get(
-            server.addr,
-            &format!("/api/search?q={}&limit=60", encode(q)),
-        )
-        .expect("search");
+    for q in texts {
+        let (status, body, ms) =
+            get(addr, &format!("/api/search?q={}&limit=60", encode(q))).expect("search");
         assert_eq!(status, 200, "{body}");
         let page: serde_json::Value = serde_json::from_str(&body).expect("json");
         hits += page["hits"].as_array().map_or(0, Vec::len);
@@ -404,7 +452,7 @@ fn main() {
     for _ in 0..queries {
         let id = 1 + rng.next() % images as u64;
         let (status, body, ms) =
-            get(server.addr, &format!("/api/similar/{id}?limit=60")).expect("similar");
+            get(addr, &format!("/api/similar/{id}?limit=60")).expect("similar");
         assert_eq!(status, 200, "{body}");
         similar_ms.push(ms);
     }
@@ -415,7 +463,7 @@ fn main() {
     let mut deep_ms = Vec::new();
     for q in texts.iter().take(50) {
         let (status, body, ms) = get(
-            server.addr,
+            addr,
             &format!("/api/search?q={}&offset=1200&limit=60", encode(q)),
         )
         .expect("deep page");
@@ -423,14 +471,19 @@ fn main() {
         deep_ms.push(ms);
     }
     results.push(summary("text query, page 21 (offset 1200)", deep_ms));
-    drop(server);
-    if clients == 0 {
-        println!("{}", serde_json::Value::Array(results));
-        return;
-    }
+    results
+}
 
-    // 4. Load while crawling.
-    let lib = work.path().join("to-crawl");
+/// `clients` clients search for `load_s` seconds while the server crawls a folder of generated
+/// images: errors, latency, requests per second, and how far the crawl got meanwhile.
+fn load_while_crawling(
+    data: &Path,
+    model: &Path,
+    work: &Path,
+    texts: &[String],
+    (clients, load_s): (usize, usize),
+) -> serde_json::Value {
+    let lib = work.join("to-crawl");
     let count = env_usize("TROVE_BENCH_CRAWL_IMAGES", 2000) as u64;
     trove_models::synth::write_set(
         &lib,
@@ -442,7 +495,7 @@ fn main() {
         &|_| {},
     )
     .expect("images to crawl");
-    let server = start(&data, &model, Some(&lib));
+    let server = start(data, model, Some(&lib));
     wait_ready(server.addr, false);
     let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -470,8 +523,12 @@ fn main() {
     let t = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|c| {
-            let (stop, errors, samples, texts) =
-                (stop.clone(), errors.clone(), samples.clone(), texts.clone());
+            let (stop, errors, samples, texts) = (
+                stop.clone(),
+                errors.clone(),
+                samples.clone(),
+                texts.to_vec(),
+            );
             std::thread::spawn(move || {
                 let mut rng = Rng(c as u64 + 100);
                 let mut mine = Vec::new();
@@ -517,18 +574,11 @@ fn main() {
         load["crawl_running_share"].as_f64().unwrap_or(0.0) * 100.0,
         after["crawl"]["embedded"]
     );
-    results.push(load);
     drop(server);
-
-    // 5. One million vectors, the index part only.
-    if std::env::var("TROVE_BENCH_MILLION").is_ok_and(|v| v == "1") {
-        results.push(million(work.path(), dim, &centres));
-    }
-    println!("{}", serde_json::Value::Array(results));
+    load
 }
 
 fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
-    use server::vectors::VectorIndex;
     let n = env_usize("TROVE_BENCH_VECTORS", 1_000_000);
     let data = std::env::var("TROVE_BENCH_DATA").unwrap_or_else(|_| "clusters".into());
     let vector = match data.as_str() {
@@ -540,13 +590,69 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
         ),
         other => panic!("TROVE_BENCH_DATA is clusters or lowrank, not {other}"),
     };
-    // TROVE_BENCH_INDEX keeps the built index: a later run with the same value loads it. A
-    // relative path is taken from the workspace (cargo runs benches in the package's folder).
+    let draw = Draw {
+        vector: &vector,
+        centres,
+        name: &data,
+    };
+    let (index, build_s) = built_or_loaded(dir, dim, n, &draw);
+
+    // The truth for the quality queries, by brute force, once.
+    let mut rng = Rng(5);
+    let queries: Vec<Vec<f32>> = (0..env_usize("TROVE_BENCH_RECALL_QUERIES", 100))
+        .map(|_| vector.draw(centres, &mut rng))
+        .collect();
+    let t = Instant::now();
+    let truths: Vec<Vec<Neighbour>> = queries
+        .iter()
+        .map(|q| index.search_exact(q, 10).expect("exact"))
+        .collect();
+    println!(
+        "  exact search: {:.0} ms a query",
+        t.elapsed().as_secs_f64() * 1000.0 / queries.len() as f64
+    );
+
+    let breadths: Vec<usize> = std::env::var("TROVE_BENCH_BREADTHS")
+        .unwrap_or_else(|_| trove_engine::vectors::EXPANSION_SEARCH.to_string())
+        .split(',')
+        .map(|b| b.trim().parse().expect("TROVE_BENCH_BREADTHS: numbers"))
+        .collect();
+    let runs = breadths
+        .into_iter()
+        .map(|breadth| {
+            let mut s = breadth_run(&index, breadth, &draw, &queries, &truths);
+            if let Some(b) = build_s {
+                s["build_s"] = b.round().into();
+            }
+            s
+        })
+        .collect();
+    serde_json::Value::Array(runs)
+}
+
+/// How the index-only part draws its vectors.
+struct Draw<'a> {
+    vector: &'a Data,
+    centres: &'a [Vec<f32>],
+    name: &'a str,
+}
+
+/// The index of `n` drawn vectors: loaded from `TROVE_BENCH_INDEX` when that file exists (a
+/// relative path is taken from the workspace: cargo runs benches in the package's folder),
+/// else built on one thread per core (and kept there when it is set). The build's seconds,
+/// when it was built.
+fn built_or_loaded(
+    dir: &Path,
+    dim: usize,
+    n: usize,
+    draw: &Draw<'_>,
+) -> (Arc<VectorIndex>, Option<f64>) {
+    let (vector, centres, data) = (draw.vector, draw.centres, draw.name);
     let kept = std::env::var_os("TROVE_BENCH_INDEX").map(|p| workspace().join(p));
     let path = kept.clone().unwrap_or_else(|| dir.join("million.usearch"));
     let t = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let (index, build_s) = if kept.is_some() && path.is_file() {
+    if kept.is_some() && path.is_file() {
         let index = VectorIndex::load(&path, "bench", dim).expect("loads the kept index");
         println!(
             "  loaded {} vectors from {} in {:.0} s",
@@ -557,12 +663,13 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
         (Arc::new(index), None)
     } else {
         let index = Arc::new(
-            VectorIndex::new(&path, "bench", dim, usearch::ScalarKind::F16).expect("index"),
+            VectorIndex::new(&path, "bench", dim, trove_engine::vectors::ScalarKind::F16)
+                .expect("index"),
         );
         let done = Arc::new(AtomicU64::new(0));
         std::thread::scope(|s| {
             for w in 0..threads {
-                let (index, done, vector) = (index.clone(), done.clone(), &vector);
+                let (index, done) = (index.clone(), done.clone());
                 s.spawn(move || {
                     let mut rng = Rng(1000 + w as u64);
                     for i in (w..n).step_by(threads) {
@@ -583,101 +690,83 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
             index.save().expect("saves the index");
         }
         (index, Some(build_s))
-    };
-    let n = index.len();
-
-    // The truth for the quality queries, by brute force, once.
-    let mut rng = Rng(5);
-    let queries: Vec<Vec<f32>> = (0..env_usize("TROVE_BENCH_RECALL_QUERIES", 100))
-        .map(|_| vector.draw(centres, &mut rng))
-        .collect();
-    let t = Instant::now();
-    let truths: Vec<Vec<server::vectors::Hit>> = queries
-        .iter()
-        .map(|q| index.search_exact(q, 10).expect("exact"))
-        .collect();
-    println!(
-        "  exact search: {:.0} ms a query",
-        t.elapsed().as_secs_f64() * 1000.0 / queries.len() as f64
-    );
-
-    let breadths: Vec<usize> = std::env::var("TROVE_BENCH_BREADTHS")
-        .unwrap_or_else(|_| server::vectors::EXPANSION_SEARCH.to_string())
-        .split(',')
-        .map(|b| b.trim().parse().expect("TROVE_BENCH_BREADTHS: numbers"))
-        .collect();
-    let mut runs = Vec::new();
-    for breadth in breadths {
-        index.set_search_breadth(breadth);
-        let mut ms = Vec::new();
-        let mut rng = Rng(9);
-        for _ in 0..300 {
-            let q = vector.draw(centres, &mut rng);
-            let t = Instant::now();
-            let hits = index
-                .search_hnsw(&q, server::search::FIRST_BUCKET)
-                .expect("search");
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            assert!(!hits.is_empty());
-        }
-        let mut s = summary(
-            &format!(
-                "HNSW search of {n} {data} vectors, k = {} (the engine's first bucket), {breadth} wide",
-                server::search::FIRST_BUCKET
-            ),
-            ms,
-        );
-        // As the engine asks: its first bucket, of which the first ten (and the first page of
-        // 60) show. The shortfall is how much less similar the ten shown are, on average, than
-        // the true ten: small when a miss only swaps near-ties.
-        let (mut at10, mut at60, mut shortfall) = (0usize, 0usize, 0f64);
-        for (q, truth) in queries.iter().zip(&truths) {
-            let approx = index
-                .search_hnsw(q, server::search::FIRST_BUCKET)
-                .expect("hnsw");
-            let shown = |k: usize| {
-                truth
-                    .iter()
-                    .filter(|t| approx.iter().take(k).any(|h| h.id == t.id))
-                    .count()
-            };
-            at10 += shown(10);
-            at60 += shown(60);
-            let mean = |hits: &[server::vectors::Hit]| {
-                hits.iter()
-                    .take(10)
-                    .map(|h| f64::from(h.similarity))
-                    .sum::<f64>()
-                    / 10.0
-            };
-            shortfall += mean(truth) - mean(&approx);
-        }
-        let q = queries.len() as f64;
-        let (at10, at60, shortfall) = (
-            at10 as f64 / (q * 10.0),
-            at60 as f64 / (q * 10.0),
-            shortfall / q,
-        );
-        s["breadth"] = breadth.into();
-        s["recall_at_10"] = at10.into();
-        s["recall_10_at_60"] = at60.into();
-        s["similarity_shortfall"] = shortfall.into();
-        s["true_10th_similarity"] = (truths
-            .iter()
-            .map(|t| f64::from(t[t.len() - 1].similarity))
-            .sum::<f64>()
-            / q)
-            .into();
-        println!(
-            "  {breadth} wide: recall@10 {at10:.3}, 10@60 {at60:.3}, shortfall {shortfall:.4} over {} queries",
-            queries.len()
-        );
-        if let Some(b) = build_s {
-            s["build_s"] = b.round().into();
-        }
-        runs.push(s);
     }
-    serde_json::Value::Array(runs)
+}
+
+/// Latency and quality of HNSW search `breadth` wide, as the engine asks: its first bucket, of
+/// which the first ten (and the first page of 60) show. The shortfall is how much less
+/// similar the ten shown are, on average, than the true ten: small when a miss only swaps
+/// near-ties.
+fn breadth_run(
+    index: &VectorIndex,
+    breadth: usize,
+    draw: &Draw<'_>,
+    queries: &[Vec<f32>],
+    truths: &[Vec<Neighbour>],
+) -> serde_json::Value {
+    let (vector, centres, data, n) = (draw.vector, draw.centres, draw.name, index.len());
+    index.set_search_breadth(breadth);
+    let mut ms = Vec::new();
+    let mut rng = Rng(9);
+    for _ in 0..300 {
+        let q = vector.draw(centres, &mut rng);
+        let t = Instant::now();
+        let hits = index
+            .search_hnsw(&q, trove_engine::search::FIRST_BUCKET)
+            .expect("search");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(!hits.is_empty());
+    }
+    let mut s = summary(
+        &format!(
+            "HNSW search of {n} {data} vectors, k = {} (the engine's first bucket), {breadth} wide",
+            trove_engine::search::FIRST_BUCKET
+        ),
+        ms,
+    );
+    let (mut at10, mut at60, mut shortfall) = (0usize, 0usize, 0f64);
+    for (q, truth) in queries.iter().zip(truths) {
+        let approx = index
+            .search_hnsw(q, trove_engine::search::FIRST_BUCKET)
+            .expect("hnsw");
+        let shown = |k: usize| {
+            truth
+                .iter()
+                .filter(|t| approx.iter().take(k).any(|h| h.id == t.id))
+                .count()
+        };
+        at10 += shown(10);
+        at60 += shown(60);
+        let mean = |hits: &[Neighbour]| {
+            hits.iter()
+                .take(10)
+                .map(|h| f64::from(h.similarity))
+                .sum::<f64>()
+                / 10.0
+        };
+        shortfall += mean(truth) - mean(&approx);
+    }
+    let q = queries.len() as f64;
+    let (at10, at60, shortfall) = (
+        at10 as f64 / (q * 10.0),
+        at60 as f64 / (q * 10.0),
+        shortfall / q,
+    );
+    s["breadth"] = breadth.into();
+    s["recall_at_10"] = at10.into();
+    s["recall_10_at_60"] = at60.into();
+    s["similarity_shortfall"] = shortfall.into();
+    s["true_10th_similarity"] = (truths
+        .iter()
+        .map(|t| f64::from(t[t.len() - 1].similarity))
+        .sum::<f64>()
+        / q)
+        .into();
+    println!(
+        "  {breadth} wide: recall@10 {at10:.3}, 10@60 {at60:.3}, shortfall {shortfall:.4} over {} queries",
+        queries.len()
+    );
+    s
 }
 
 /// How many directions a subject's photos vary along in the `lowrank` data.

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::Deserialize;
+use trove_engine::catalog::Sort;
+
+use crate::settings::{DeviceChoice, Overrides};
 
 const AFTER_HELP: &str = "\
 Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
@@ -64,35 +66,15 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 }
 
-/// The compute device preference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// The GPU when one is usable, else the CPU.
-    #[default]
-    Auto,
-    /// Always the CPU.
-    Cpu,
-    /// Always the GPU; an error if none is usable.
-    Gpu,
-}
-
-impl DeviceChoice {
-    /// The models crate's equivalent.
-    pub fn preference(self) -> trove_models::DevicePreference {
-        match self {
-            DeviceChoice::Auto => trove_models::DevicePreference::Auto,
-            DeviceChoice::Cpu => trove_models::DevicePreference::Cpu,
-            DeviceChoice::Gpu => trove_models::DevicePreference::Gpu,
-        }
-    }
-
-    /// The name used on the command line and in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceChoice::Auto => "auto",
-            DeviceChoice::Cpu => "cpu",
-            DeviceChoice::Gpu => "gpu",
+impl GlobalArgs {
+    /// What the settings take from the command line.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            libraries: self.libraries.clone(),
+            model: self.model.clone(),
+            device: self.device,
+            config: self.config.clone(),
         }
     }
 }
@@ -167,15 +149,34 @@ pub struct QueryOptions {
     #[arg(long)]
     pub format: Option<String>,
     /// Order: relevance, newest or oldest (by capture date, among the relevant results).
-    #[arg(long, value_enum, default_value_t = SortChoice::Relevance)]
-    pub sort: SortChoice,
+    #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+    pub sort: SortArg,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Result order.
-pub type SortChoice = crate::search::Sort;
+/// Result order, as the command line spells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// Most similar first.
+    #[default]
+    Relevance,
+    /// Newest capture date first (undated last), among the relevant results.
+    Newest,
+    /// Oldest capture date first (undated last), among the relevant results.
+    Oldest,
+}
+
+impl From<SortArg> for Sort {
+    fn from(sort: SortArg) -> Self {
+        match sort {
+            SortArg::Relevance => Sort::Relevance,
+            SortArg::Newest => Sort::Newest,
+            SortArg::Oldest => Sort::Oldest,
+        }
+    }
+}
 
 /// Options of `trove similar`.
 #[derive(Debug, Clone, Args)]

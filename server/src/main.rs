@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::cli::{Cli, Command};
+use server::commands;
+use server::settings::Settings;
+use trove_engine::Engine;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,35 +21,28 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = server::settings::Settings::resolve(&cli.global)?;
+    let settings = Settings::resolve(&cli.global.overrides())?;
+    // Locked per command, never while serving (other threads may print then).
+    let stdout = std::io::stdout;
     match cli.command.unwrap_or_default() {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(server::web::serve(settings, args))?;
         }
         Command::Model(args) => {
-            server::model_cmd::run(&settings, &args.action, &mut std::io::stdout().lock())?;
+            commands::model::run(&settings, &args.action, &mut stdout().lock())?
         }
-        Command::Synth(args) => server::synth_cmd::run(&args)?,
-        Command::Status { json } => {
-            server::status_cmd::run(&settings, json, &mut std::io::stdout().lock())?;
-        }
+        Command::Synth(args) => commands::synth::run(&args)?,
+        Command::Status { json } => commands::status::run(&settings, json, &mut stdout().lock())?,
         Command::Search { text, options } => {
-            let library = server::library::Library::open(&settings)?;
-            server::search_cmd::search_text(
-                &library,
-                &text,
-                &options,
-                &mut std::io::stdout().lock(),
-            )?;
+            let engine = Engine::open(&settings.engine_config())?;
+            commands::search::search_text(&engine, &text, &options, &mut stdout().lock())?;
         }
         Command::Similar(args) => {
-            let library = server::library::Library::open(&settings)?;
-            server::search_cmd::similar(&library, &args, &mut std::io::stdout().lock())?;
+            let engine = Engine::open(&settings.engine_config())?;
+            commands::search::similar(&engine, &args, &mut stdout().lock())?;
         }
-        Command::Index(args) => {
-            server::index_cmd::run(&settings, &args, &mut std::io::stdout().lock())?;
-        }
+        Command::Index(args) => commands::index::run(&settings, &args, &mut stdout().lock())?,
     }
     Ok(ExitCode::SUCCESS)
 }

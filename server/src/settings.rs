@@ -1,12 +1,13 @@
-//! Settings resolved once at start: command line > environment > config file > defaults.
+//! Settings resolved once at start: command line > environment > config file > defaults (the
+//! model an admin chose on the web page sits between the environment and the file).
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-
-use crate::cli::{DeviceChoice, GlobalArgs};
+use trove_engine::fsutil::{write_atomic, WriteOptions};
+use trove_engine::EngineConfig;
 
 /// The model used when none is configured (the original prototype's choice).
 pub const DEFAULT_MODEL: &str = "openai/clip-vit-base-patch32";
@@ -15,6 +16,55 @@ pub use trove_models::demo::DEMO_MODEL;
 
 /// The file in the data directory that keeps the model an admin chose on the web page.
 pub const MODEL_CHOICE_FILE: &str = "model-choice";
+
+/// The compute device preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// The GPU when one is usable, else the CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// Always the GPU; an error if none is usable.
+    Gpu,
+}
+
+impl DeviceChoice {
+    /// The models crate's equivalent.
+    pub fn preference(self) -> trove_models::DevicePreference {
+        match self {
+            DeviceChoice::Auto => trove_models::DevicePreference::Auto,
+            DeviceChoice::Cpu => trove_models::DevicePreference::Cpu,
+            DeviceChoice::Gpu => trove_models::DevicePreference::Gpu,
+        }
+    }
+
+    /// The name used on the command line and in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Gpu => "gpu",
+        }
+    }
+}
+
+/// What the command line says (each also settable by its environment variable, which clap
+/// reads); the command line's `GlobalArgs` turns into this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--library`, repeated.
+    pub libraries: Vec<PathBuf>,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--device`.
+    pub device: Option<DeviceChoice>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+}
 
 /// Why the settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -125,12 +175,21 @@ impl Environment {
 
 impl Settings {
     /// Resolves settings from the command line and the real environment.
-    pub fn resolve(args: &GlobalArgs) -> Result<Self, SettingsError> {
+    pub fn resolve(args: &Overrides) -> Result<Self, SettingsError> {
         Self::resolve_with(args, &Environment::from_process())
     }
 
+    /// What an engine over these settings is opened with.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            data_dir: self.data_dir.clone(),
+            model: self.model.clone(),
+            device: self.device.preference(),
+        }
+    }
+
     /// Resolves settings from the command line and the given environment.
-    pub fn resolve_with(args: &GlobalArgs, env: &Environment) -> Result<Self, SettingsError> {
+    pub fn resolve_with(args: &Overrides, env: &Environment) -> Result<Self, SettingsError> {
         let (file, config_file) = match (&args.config, &env.default_config) {
             (Some(path), _) => (read_config(path)?, Some(path.clone())),
             (None, Some(path)) if path.is_file() => (read_config(path)?, Some(path.clone())),
@@ -162,7 +221,7 @@ impl Settings {
         let (model, model_source) = match chosen {
             Some(chosen) => chosen,
             None => {
-                let installed = crate::model_store::ModelStore::new(&data_dir)
+                let installed = trove_engine::model_store::ModelStore::new(&data_dir)
                     .resolve(DEFAULT_MODEL)
                     .is_ok();
                 if installed {
@@ -192,18 +251,18 @@ fn saved_model_choice(data_dir: &Path) -> Option<String> {
     (!model.is_empty()).then(|| model.to_owned())
 }
 
-/// Keeps an admin's model choice for the next start: written to a temporary file and renamed
-/// over the old one, so a crash leaves either the old choice or the new.
+/// Keeps an admin's model choice for the next start, atomically and durably, so a crash leaves
+/// either the old choice or the new.
 pub fn save_model_choice(data_dir: &Path, model: &str) -> std::io::Result<()> {
-    let target = data_dir.join(MODEL_CHOICE_FILE);
-    let partial = data_dir.join(format!(".{MODEL_CHOICE_FILE}.partial"));
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(&partial)?;
-        f.write_all(format!("{model}\n").as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&partial, &target)
+    let options = WriteOptions {
+        durable: true,
+        ..WriteOptions::default()
+    };
+    write_atomic(
+        &data_dir.join(MODEL_CHOICE_FILE),
+        format!("{model}\n").as_bytes(),
+        options,
+    )
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, SettingsError> {
@@ -241,7 +300,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_nothing_is_given() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let s = Settings::resolve_with(&GlobalArgs::default(), &env_with(tmp.path())).expect("ok");
+        let s = Settings::resolve_with(&Overrides::default(), &env_with(tmp.path())).expect("ok");
         assert_eq!(s.data_dir, tmp.path().join("default-data"));
         assert!(s.libraries.is_empty());
         assert_eq!(s.model, DEMO_MODEL, "the default model is not installed");
@@ -260,9 +319,9 @@ mod tests {
         )
         .expect("write");
         let mut env = env_with(tmp.path());
-        let mut args = GlobalArgs {
+        let mut args = Overrides {
             config: Some(file.clone()),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
 
         let s = Settings::resolve_with(&args, &env).expect("ok");
@@ -298,7 +357,7 @@ mod tests {
         let file = tmp.path().join("config.toml");
         std::fs::write(&file, "model = \"google/siglip-base-patch16-224\"\n").expect("write");
         env.default_config = Some(file);
-        let s = Settings::resolve_with(&GlobalArgs::default(), &env).expect("ok");
+        let s = Settings::resolve_with(&Overrides::default(), &env).expect("ok");
         assert_eq!(s.model, "google/siglip-base-patch16-224");
     }
 
@@ -309,10 +368,10 @@ mod tests {
         std::fs::write(&file, "model = \"from-file\"\n").expect("write");
         let data = tmp.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
-        let mut args = GlobalArgs {
+        let mut args = Overrides {
             config: Some(file),
             data_dir: Some(data.clone()),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let env = env_with(tmp.path());
         let s = Settings::resolve_with(&args, &env).expect("ok");
@@ -340,9 +399,9 @@ mod tests {
     #[test]
     fn a_missing_explicit_config_file_is_an_error_naming_it() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let args = GlobalArgs {
+        let args = Overrides {
             config: Some(tmp.path().join("nope.toml")),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let err = Settings::resolve_with(&args, &env_with(tmp.path())).expect_err("fails");
         assert!(err.to_string().contains("nope.toml"), "{err}");
@@ -353,9 +412,9 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let file = tmp.path().join("bad.toml");
         std::fs::write(&file, "modle = \"typo\"\n").expect("write");
-        let args = GlobalArgs {
+        let args = Overrides {
             config: Some(file),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let err = Settings::resolve_with(&args, &env_with(tmp.path())).expect_err("fails");
         let chain = format!("{:?}", anyhow_like_chain(&err));

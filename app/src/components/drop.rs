@@ -14,6 +14,20 @@ struct Uploaded {
     error: Option<String>,
 }
 
+/// `/` (outside a text field) puts the focus in the search box, its text selected.
+fn focus_search_box(ev: &web_sys::KeyboardEvent) {
+    if ev.key() == "/" && !typing(ev) && !ev.ctrl_key() && !ev.meta_key() {
+        if let Some(input) = document()
+            .get_element_by_id("q")
+            .and_then(|el| el.dyn_into::<web_sys::HtmlInputElement>().ok())
+        {
+            ev.prevent_default();
+            let _ = input.focus();
+            input.select();
+        }
+    }
+}
+
 /// Listens on the whole window; shows a hint while an image is dragged over the page and the
 /// reason when an upload fails.
 #[component]
@@ -42,17 +56,8 @@ pub fn PageInput() -> impl IntoView {
     };
 
     let mut handles = Vec::new();
-    handles.push(window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "/" && !typing(&ev) && !ev.ctrl_key() && !ev.meta_key() {
-            if let Some(input) = document()
-                .get_element_by_id("q")
-                .and_then(|el| el.dyn_into::<web_sys::HtmlInputElement>().ok())
-            {
-                ev.prevent_default();
-                let _ = input.focus();
-                input.select();
-            }
-        }
+    handles.push(window_event_listener(leptos::ev::keydown, |ev| {
+        focus_search_box(&ev);
     }));
     handles.push(window_event_listener(leptos::ev::dragover, move |ev| {
         if carries_files(ev.data_transfer()) {

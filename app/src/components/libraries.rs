@@ -41,7 +41,7 @@ pub fn Libraries(admin: bool) -> impl IntoView {
             <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match roots.await {
-                        Ok(list) if list.is_empty() => view! {
+                        Ok(list) if list.libraries.is_empty() => view! {
                             <p id="no-libraries" class="text-stone-600 dark:text-stone-400">
                                 "No library folder yet: Trove is showing its generated demo images. "
                                 {if admin { "Add a folder below, or start Trove with --library <folder>." } else { "The admin can add one." }}
@@ -49,13 +49,13 @@ pub fn Libraries(admin: bool) -> impl IntoView {
                         }.into_any(),
                         Ok(list) => view! {
                             <ul id="libraries" class="space-y-1">
-                                {list.into_iter().map(|root| {
+                                {list.libraries.into_iter().map(|root| {
                                     let path = root.path.clone();
                                     let removable = admin && !root.configured;
                                     view! {
                                         <li class="flex flex-wrap items-center gap-2 text-sm" data-path=root.path.clone()>
                                             <span class="break-all font-mono">{root.path.clone()}</span>
-                                            <span class="text-stone-500">{format!("{} files", root.files)}</span>
+                                            <span class="text-stone-500">{crate::format::count(root.files, "file")}</span>
                                             {root.configured.then(|| view! { <span class="rounded bg-stone-200 px-1 text-xs dark:bg-stone-800">"from the configuration"</span> })}
                                             {removable.then(|| view! {
                                                 <ActionForm action=remove>

@@ -7,21 +7,6 @@ use wasm_bindgen::JsCast as _;
 
 use crate::types::SearchHit;
 
-/// Human-readable bytes (`3.2 MB`).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// The overlay for the image whose id is in `open` (nothing when `None`).
 #[component]
 pub fn Lightbox(
@@ -53,13 +38,7 @@ pub fn Lightbox(
         if let Some(id) = open.get_untracked() {
             open.set(None);
             shared.set(None);
-            // Back to where the user was in the grid.
-            let selector = format!("#results li[data-id='{id}'] > a");
-            if let Ok(Some(el)) = document().query_selector(&selector) {
-                if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
-                    let _ = el.focus();
-                }
-            }
+            focus_in_grid(id);
         }
     };
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
@@ -82,29 +61,11 @@ pub fn Lightbox(
             let _ = el.focus();
         }
     });
-    let copy = move |id: i64| {
-        let origin = window().location().origin().unwrap_or_default();
-        let url = format!("{origin}/similar/{id}");
-        shared.set(Some(url.clone()));
-        let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
-            .ok()
-            .filter(|c| !c.is_undefined() && !c.is_null());
-        if let Some(clipboard) = clipboard {
-            let promise = clipboard
-                .unchecked_into::<web_sys::Clipboard>()
-                .write_text(&url);
-            leptos::task::spawn_local(async move {
-                // Refused (an insecure origin, no permission): the link stays shown to copy.
-                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-            });
-        }
-    };
-
     move || {
         let i = position()?;
         let (hit, count) = hits.with(|h| (h[i].clone(), h.len()));
         let id = hit.id;
-        let facts = facts(&hit, browsing);
+        let place = Place { i, count };
         Some(view! {
             <div
                 id="lightbox"
@@ -127,38 +88,92 @@ pub fn Lightbox(
                         on:click=|ev| ev.stop_propagation()
                     />
                 </div>
-                <aside class="max-h-[45vh] w-full shrink-0 space-y-4 overflow-y-auto bg-stone-900 p-4 text-sm md:max-h-none md:w-80">
-                    <div class="flex items-center justify-between">
-                        <span class="text-stone-400">{format!("{} of {count}", i + 1)}</span>
-                        <div class="flex gap-1">
-                            <button id="lightbox-prev" type="button" aria-label="Previous image" disabled=i == 0 class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(-1)>"←"</button>
-                            <button id="lightbox-next" type="button" aria-label="Next image" disabled=i + 1 == count class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(1)>"→"</button>
-                            <button id="lightbox-close" type="button" aria-label="Close" class="rounded px-2 py-1 hover:bg-stone-700" on:click=move |_| close()>"✕"</button>
-                        </div>
-                    </div>
-                    <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
-                        {facts.into_iter().map(|(k, v)| view! {
-                            <dt class="text-stone-400">{k}</dt>
-                            <dd class="break-all">{v}</dd>
-                        }).collect_view()}
-                    </dl>
-                    <div class="flex flex-wrap gap-2">
-                        <a id="lightbox-similar" href=format!("/similar/{id}") class="rounded-md bg-amber-600 px-3 py-1.5 font-medium text-white hover:bg-amber-700">"Find similar"</a>
-                        <a id="lightbox-original" href=format!("/image/{id}") target="_blank" rel="noopener" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700">"Open original"</a>
-                        <button id="lightbox-copy" type="button" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700" on:click=move |_| copy(id)>"Copy link"</button>
-                    </div>
-                    {move || shared.get().map(|url| view! {
-                        <label class="block text-stone-400">"Link to share (copied if the browser allowed it)"
-                            <input id="share-link" type="text" readonly value=url class="mt-1 w-full rounded bg-stone-800 px-2 py-1 font-mono text-xs text-stone-100" on:focus=|ev| {
-                                if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                                    input.select();
-                                }
-                            }/>
-                        </label>
-                    })}
-                </aside>
+                {panel(&hit, place, browsing, shared, go, close)}
             </div>
         })
+    }
+}
+
+/// Where the open image is among the loaded ones.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    i: usize,
+    count: usize,
+}
+
+/// The panel beside the image: where it is, the buttons, its facts, its actions and the link
+/// to share once made.
+fn panel(
+    hit: &SearchHit,
+    place: Place,
+    browsing: bool,
+    shared: RwSignal<Option<String>>,
+    go: impl Fn(isize) + Copy + 'static,
+    close: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let Place { i, count } = place;
+    let id = hit.id;
+    let facts = facts(hit, browsing);
+    view! {
+        <aside class="max-h-[45vh] w-full shrink-0 space-y-4 overflow-y-auto bg-stone-900 p-4 text-sm md:max-h-none md:w-80">
+            <div class="flex items-center justify-between">
+                <span class="text-stone-400">{format!("{} of {count}", i + 1)}</span>
+                <div class="flex gap-1">
+                    <button id="lightbox-prev" type="button" aria-label="Previous image" disabled=i == 0 class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(-1)>"←"</button>
+                    <button id="lightbox-next" type="button" aria-label="Next image" disabled=i + 1 == count class="rounded px-2 py-1 hover:bg-stone-700 disabled:opacity-30" on:click=move |_| go(1)>"→"</button>
+                    <button id="lightbox-close" type="button" aria-label="Close" class="rounded px-2 py-1 hover:bg-stone-700" on:click=move |_| close()>"✕"</button>
+                </div>
+            </div>
+            <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
+                {facts.into_iter().map(|(k, v)| view! {
+                    <dt class="text-stone-400">{k}</dt>
+                    <dd class="break-all">{v}</dd>
+                }).collect_view()}
+            </dl>
+            <div class="flex flex-wrap gap-2">
+                <a id="lightbox-similar" href=format!("/similar/{id}") class="rounded-md bg-amber-600 px-3 py-1.5 font-medium text-white hover:bg-amber-700">"Find similar"</a>
+                <a id="lightbox-original" href=format!("/image/{id}") target="_blank" rel="noopener" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700">"Open original"</a>
+                <button id="lightbox-copy" type="button" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700" on:click=move |_| share_link(id, shared)>"Copy link"</button>
+            </div>
+            {move || shared.get().map(|url| view! {
+                <label class="block text-stone-400">"Link to share (copied if the browser allowed it)"
+                    <input id="share-link" type="text" readonly value=url class="mt-1 w-full rounded bg-stone-800 px-2 py-1 font-mono text-xs text-stone-100" on:focus=|ev| {
+                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            input.select();
+                        }
+                    }/>
+                </label>
+            })}
+        </aside>
+    }
+}
+
+/// Gives the focus back to the image's cell in the grid, where the user was.
+fn focus_in_grid(id: i64) {
+    let selector = format!("#results li[data-id='{id}'] > a");
+    if let Ok(Some(el)) = document().query_selector(&selector) {
+        if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+            let _ = el.focus();
+        }
+    }
+}
+
+/// Shows the image's `/similar/<id>` link and copies it to the clipboard where the browser
+/// allows it (an insecure origin or a refused permission leaves it shown to copy by hand).
+fn share_link(id: i64, shared: RwSignal<Option<String>>) {
+    let origin = window().location().origin().unwrap_or_default();
+    let url = format!("{origin}/similar/{id}");
+    shared.set(Some(url.clone()));
+    let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
+        .ok()
+        .filter(|c| !c.is_undefined() && !c.is_null());
+    if let Some(clipboard) = clipboard {
+        let promise = clipboard
+            .unchecked_into::<web_sys::Clipboard>()
+            .write_text(&url);
+        leptos::task::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
     }
 }
 
@@ -177,7 +192,7 @@ fn facts(hit: &SearchHit, browsing: bool) -> Vec<(&'static str, String)> {
             "{} × {} px, {}",
             hit.width,
             hit.height,
-            human_bytes(hit.bytes)
+            crate::format::human_bytes(hit.bytes)
         ),
     ));
     out.push(("Type", hit.format.clone()));
@@ -190,14 +205,6 @@ fn facts(hit: &SearchHit, browsing: bool) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_read_like_a_person_would_write_them() {
-        assert_eq!(human_bytes(999), "999 bytes");
-        assert_eq!(human_bytes(3_200_000), "3.2 MB");
-        assert_eq!(human_bytes(1_500), "1.5 KB");
-        assert_eq!(human_bytes(7_000_000_000_000_000), "7000.0 TB");
-    }
 
     #[test]
     fn facts_leave_out_what_is_unknown() {

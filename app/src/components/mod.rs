@@ -1,6 +1,7 @@
 //! Reusable pieces of page chrome.
 
 pub mod drop;
+pub mod grid;
 pub mod header;
 pub mod libraries;
 pub mod lightbox;

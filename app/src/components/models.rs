@@ -20,7 +20,7 @@ pub fn choice_label(m: &ModelChoice) -> String {
         _ => {}
     }
     if m.bytes > 0 {
-        label.push_str(&format!(", {:.0} MB", m.bytes as f64 / 1e6));
+        label.push_str(&format!(", {}", crate::format::human_bytes(m.bytes)));
     }
     if m.active {
         label.push_str(" — in use");

@@ -7,7 +7,8 @@ use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast as _;
 
 use crate::api::{StartCrawl, StopCrawl};
-use crate::types::{CrawlProgress, LibraryStatus, Viewer};
+use crate::format::count;
+use crate::types::{CrawlProgress, LibraryState, LibraryStatus, Viewer};
 
 /// `m:ss` or `h:mm:ss`.
 pub fn clock(seconds: f64) -> String {
@@ -37,8 +38,8 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
         ))
     } else if p.done > 0 || p.seen > 0 {
         Some(format!(
-            "Last crawl: {} files in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed)",
-            p.done,
+            "Last crawl: {} in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed)",
+            count(p.done, "file"),
             clock(p.elapsed_s),
             p.embedded,
             p.reused,
@@ -79,73 +80,78 @@ pub fn StatusPanel(initial: LibraryStatus, viewer: Viewer) -> impl IntoView {
         });
     });
 
-    let view_status = move || {
-        let s = status.get();
-        let c = &s.counts;
-        let summary = format!(
-            "{} images searchable ({} files, {} skipped)",
-            c.embedded, c.files, c.skipped
-        );
-        let state = match s.state.as_str() {
-            "loading" => Some("Opening the library (loading the model and the index)…".to_owned()),
-            "error" => Some(format!(
-                "The library could not open: {}",
-                s.error.clone().unwrap_or_default()
-            )),
-            _ => None,
-        };
-        let p = &s.crawl;
-        let bar = (p.running && p.walked && p.seen > 0).then(|| {
-            view! { <progress id="crawl-bar" class="h-2 w-full max-w-md" max=p.seen.to_string() value=p.done.to_string()></progress> }
-        });
-        let line = crawl_line(p);
-        let crawl_error = s
-            .crawl_error
-            .clone()
-            .map(|e| view! { <p id="crawl-error" class="text-sm text-red-700 dark:text-red-400">{format!("The last crawl failed: {e}")}</p> });
-        let skipped = (!s.skipped.is_empty()).then(|| {
-            let rows = s
-                .skipped
-                .iter()
-                .map(|f| view! { <li><span class="font-mono break-all">{f.path.clone()}</span>": "{f.reason.clone()}</li> })
-                .collect_view();
-            let title = if c.skipped as usize > s.skipped.len() {
-                format!("Skipped files: the latest {} of {}", s.skipped.len(), c.skipped)
-            } else {
-                format!("Skipped files ({})", s.skipped.len())
-            };
-            view! {
-                <details id="skipped" class="text-sm">
-                    <summary class="cursor-pointer">{title}</summary>
-                    <ul class="mt-1 max-h-64 list-inside list-disc space-y-1 overflow-y-auto">{rows}</ul>
-                </details>
-            }
-        });
-        let demo = s.demo_model.then(|| view! {
-            <p id="demo-note" class="text-sm text-amber-800 dark:text-amber-300">
-                "Demo model: it knows Trove's generated shapes, colours and words, not real photos. Try "
-                <a class="underline" href="/search?q=a+red+circle">"a red circle"</a> " or "
-                <a class="underline" href="/search?q=a+meme+that+says+hello">"a meme that says hello"</a>
-                ". For real photos: " <code>"trove model pull openai/clip-vit-base-patch32"</code> "."
-            </p>
-        });
-        view! {
-            {state.map(|s| view! { <p id="library-state">{s}</p> })}
-            <p id="library-summary" class="text-stone-700 dark:text-stone-300">{summary}</p>
-            {line.map(|l| view! { <p id="crawl-progress" class="text-sm" data-running=p.running.to_string()>{l}</p> })}
-            {bar}
-            {crawl_error}
-            {demo}
-            {skipped}
-        }
-    };
-
     view! {
         <section id="library-status" class="space-y-1 pb-2" data-updates=move || updates.get().to_string()>
-            {view_status}
+            {move || status_lines(&status.get())}
             {viewer.admin.then(|| view! { <CrawlControls running=Signal::derive(move || status.with(|s| s.crawl.running))/> })}
             <GuestSwitch viewer/>
         </section>
+    }
+}
+
+/// The status's lines: the library's state, what is searchable, the crawl's line and bar, a
+/// failed crawl, the demo model's note, and the skipped files.
+fn status_lines(s: &LibraryStatus) -> impl IntoView {
+    let c = &s.counts;
+    let summary = format!(
+        "{} searchable ({}, {} skipped)",
+        count(c.embedded, "image"),
+        count(c.files, "file"),
+        c.skipped
+    );
+    let state = match s.state {
+        LibraryState::Loading => {
+            Some("Opening the library (loading the model and the index)…".to_owned())
+        }
+        LibraryState::Error => Some(format!(
+            "The library could not open: {}",
+            s.error.clone().unwrap_or_default()
+        )),
+        LibraryState::Ready => None,
+    };
+    let p = &s.crawl;
+    let bar = (p.running && p.walked && p.seen > 0).then(|| {
+        view! { <progress id="crawl-bar" class="h-2 w-full max-w-md" max=p.seen.to_string() value=p.done.to_string()></progress> }
+    });
+    let line = crawl_line(p);
+    let crawl_error = s
+        .crawl_error
+        .clone()
+        .map(|e| view! { <p id="crawl-error" class="text-sm text-red-700 dark:text-red-400">{format!("The last crawl failed: {e}")}</p> });
+    let skipped = (!s.skipped.is_empty()).then(|| {
+        let rows = s
+            .skipped
+            .iter()
+            .map(|f| view! { <li><span class="font-mono break-all">{f.path.clone()}</span>": "{f.reason.clone()}</li> })
+            .collect_view();
+        let title = if c.skipped as usize > s.skipped.len() {
+            format!("Skipped files: the latest {} of {}", s.skipped.len(), c.skipped)
+        } else {
+            format!("Skipped files ({})", s.skipped.len())
+        };
+        view! {
+            <details id="skipped" class="text-sm">
+                <summary class="cursor-pointer">{title}</summary>
+                <ul class="mt-1 max-h-64 list-inside list-disc space-y-1 overflow-y-auto">{rows}</ul>
+            </details>
+        }
+    });
+    let demo = s.demo_model.then(|| view! {
+        <p id="demo-note" class="text-sm text-amber-800 dark:text-amber-300">
+            "Demo model: it knows Trove's generated shapes, colours and words, not real photos. Try "
+            <a class="underline" href="/search?q=a+red+circle">"a red circle"</a> " or "
+            <a class="underline" href="/search?q=a+meme+that+says+hello">"a meme that says hello"</a>
+            ". For real photos: " <code>"trove model pull openai/clip-vit-base-patch32"</code> "."
+        </p>
+    });
+    view! {
+        {state.map(|s| view! { <p id="library-state">{s}</p> })}
+        <p id="library-summary" class="text-stone-700 dark:text-stone-300">{summary}</p>
+        {line.map(|l| view! { <p id="crawl-progress" class="text-sm" data-running=p.running.to_string()>{l}</p> })}
+        {bar}
+        {crawl_error}
+        {demo}
+        {skipped}
     }
 }
 

@@ -5,9 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{get_library_status, get_server_info, get_viewer, search_images, SelectModel};
+use crate::components::grid::ResultGrid;
 use crate::components::libraries::Libraries;
 use crate::components::models::ModelPanel;
-use crate::components::results::{ResultGrid, SearchBox};
+use crate::components::results::SearchBox;
 use crate::components::status::StatusPanel;
 use crate::types::{SearchRequest, ServerInfo, PAGE_SIZE};
 

@@ -7,7 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::search_images;
-use crate::components::results::{filters_param, href, offset_param, ResultGrid, SearchBox};
+use crate::components::grid::ResultGrid;
+use crate::components::results::{filters_param, href, offset_param, SearchBox};
 use crate::types::{SearchRequest, PAGE_SIZE};
 
 pub use crate::components::results::encode;
@@ -104,7 +105,7 @@ mod tests {
             similar_to: None,
             filters: SearchFilters {
                 format: Some("png".into()),
-                sort: Some("newest".into()),
+                sort: Some(crate::types::Sort::Newest),
                 ..SearchFilters::default()
             },
             offset: 0,

@@ -5,7 +5,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::search_images;
-use crate::components::results::{filters_param, href, offset_param, ResultGrid, SearchBox};
+use crate::components::grid::ResultGrid;
+use crate::components::results::{filters_param, href, offset_param, SearchBox};
 use crate::types::{SearchRequest, PAGE_SIZE};
 
 /// The look-alikes page.

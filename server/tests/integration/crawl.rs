@@ -129,6 +129,11 @@ fn bad_files_are_skipped_with_reasons_and_the_crawl_goes_on() {
     let data = tmp.path().join("data");
     let summary = index(&data, &lib);
     assert_eq!(summary["state"], "done", "{summary:#}");
+    assert_eq!(summary["schema"], 1, "{summary:#}");
+    assert_eq!(
+        summary["progress"]["running"], false,
+        "a finished crawl is not running: {summary:#}"
+    );
     let st = status(&data);
     assert!(
         reason_for(&st, "notes.jpg").contains("not an image"),
@@ -184,6 +189,27 @@ fn moved_files_keep_their_embedding_and_deleted_files_disappear() {
     let st = status(&data);
     assert_eq!(st["counts"]["files"], 9);
     assert_eq!(st["counts"]["embedded"], 9);
+    assert_eq!(st["last_crawl"]["state"], "done", "{st:#}");
+
+    // The command line answers with the API's wire types.
+    let out = trove(&data)
+        .args(["--model", "trove/demo-clip", "--device", "cpu"])
+        .args(["search", "a shape", "--limit", "3", "--json"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page: Value = serde_json::from_slice(&out.stdout).expect("JSON page");
+    assert_eq!(page["schema"], 1, "{page:#}");
+    assert_eq!(page["browsing"], false, "{page:#}");
+    assert!(
+        page["hits"].as_array().is_some_and(|h| h.len() <= 3),
+        "{page:#}"
+    );
+    assert!(page.get("results").is_none(), "{page:#}");
 }
 
 #[test]
@@ -193,7 +219,7 @@ fn new_weights_under_the_same_model_name_embed_the_library_again() {
     synth_images(&lib, 5);
     let data = tmp.path().join("data");
     let model = tmp.path().join("model");
-    trove_models::demo::install(&model).expect("model folder");
+    trove_engine::model_store::install_demo(&model).expect("model folder");
     let name = model.to_str().expect("utf-8 path");
     assert_eq!(index_with(&data, &lib, name)["progress"]["embedded"], 5);
     assert_eq!(index_with(&data, &lib, name)["progress"]["embedded"], 0);

@@ -1,7 +1,9 @@
 //! Integration tests of the real `trove` binary. One test binary; one module per topic.
 
+mod admin;
 mod cli;
 mod crawl;
+mod library;
 mod model;
 mod search;
 mod serve;

@@ -146,9 +146,12 @@ fn a_siglip_v1_repository_is_pulled_with_its_spiece_model() {
         .output()
         .expect("run");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(listed[0]["id"], "test/siglip-v1");
-    assert_eq!(listed[0]["family"], "siglip", "{listed:#}");
-    assert!(listed[0]["problem"].is_null(), "{listed:#}");
+    // The same answer as GET /api/models: the built-in demo model first, then the installed.
+    assert_eq!(listed["schema"], 1, "{listed:#}");
+    let model = &listed["models"][1];
+    assert_eq!(model["id"], "test/siglip-v1", "{listed:#}");
+    assert_eq!(model["family"], "siglip", "{listed:#}");
+    assert!(model["problem"].is_null(), "{listed:#}");
 }
 
 #[test]
@@ -201,8 +204,11 @@ fn pull_installs_a_model_that_list_then_shows() {
         .output()
         .expect("run");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(listed[0]["id"], "test/tiny-clip");
-    assert_eq!(listed[0]["dim"], 8);
+    assert_eq!(listed["models"][0]["demo"], true, "{listed:#}");
+    let model = &listed["models"][1];
+    assert_eq!(model["id"], "test/tiny-clip", "{listed:#}");
+    assert_eq!(model["dim"], 8, "{listed:#}");
+    assert_eq!(model["image_size"], 32, "{listed:#}");
 }
 
 #[test]

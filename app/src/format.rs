@@ -1,0 +1,47 @@
+//! Numbers as people write them, the same in the page, the lightbox and the command line.
+
+/// Human-readable bytes: `999 bytes`, `1.5 KB`, `3.2 MB` (decimal units, as disks are sold).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} {}", if bytes == 1 { "byte" } else { "bytes" });
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `n` and a noun, singular for one: `1 image`, `0 images`, `12 images`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_a_person_would_write_them() {
+        assert_eq!(human_bytes(1), "1 byte");
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(1_500), "1.5 KB");
+        assert_eq!(human_bytes(3_200_000), "3.2 MB");
+        assert_eq!(human_bytes(605_000_000), "605.0 MB");
+        assert_eq!(human_bytes(7_000_000_000_000_000), "7000.0 TB");
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1, "image"), "1 image");
+        assert_eq!(count(0, "image"), "0 images");
+        assert_eq!(count(300, "image"), "300 images");
+    }
+}

@@ -1,0 +1,138 @@
+//! The catalog: one SQLite file (WAL, `synchronous = FULL`) that is the source of truth for
+//! library roots, files, images, embeddings per model, skipped files and crawls. Everything
+//! else Trove keeps on disk (the vector index, thumbnails) is a cache of what is here or of the
+//! files it points at.
+//!
+//! Who writes: the crawl's writer thread (one transaction per batch of outcomes), and a few
+//! short changes outside crawls (registering a model as a library opens, adding or forgetting
+//! a library folder, marking crawls a dead process left running). SQLite serialises them (WAL,
+//! a 10 s busy timeout); any number of connections read. A batch is committed whole or not at
+//! all, so a killed process loses at most the batch in flight and the next crawl redoes it.
+//!
+//! The connection type is [`Catalog`]; its methods live beside the tables they touch:
+//! [`write`] (crawl outcomes, roots, forgetting), [`read`] (lookups and details), [`filter`]
+//! (search filters and browsing), [`crawls`] (the crawl log) and [`models`] (model rows).
+
+pub mod codec;
+pub mod crawls;
+pub mod filter;
+pub mod models;
+pub mod read;
+pub mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use codec::{bytes_path, path_bytes};
+pub use crawls::{CrawlRecord, CrawlState};
+pub use filter::{Filters, Sort};
+pub use read::{Counts, ImageDetail, KnownFile, SkippedFile};
+pub use write::{BatchEffect, FileFacts, Outcome};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema-2.sql")];
+
+/// What can go wrong with the catalog database.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file could not be opened or prepared.
+    #[error("cannot open the catalog {path}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The catalog was written by a newer Trove.
+    #[error("the catalog {path} has schema version {found}; this Trove knows up to {known}. Use a newer Trove, or move the data directory aside")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: usize,
+        /// Ours.
+        known: usize,
+    },
+    /// A query failed.
+    #[error("catalog database error")]
+    Sql(#[from] rusqlite::Error),
+    /// Its folder could not be created.
+    #[error("cannot create {path}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, CatalogError>;
+
+/// A connection to the catalog.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("path", &self.path).finish()
+    }
+}
+
+impl Catalog {
+    /// Opens (creating and migrating if needed) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| CatalogError::Folder {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| CatalogError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(CatalogError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction().map_err(open_err)?;
+            tx.execute_batch(sql).map_err(open_err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(open_err)?;
+            tx.commit().map_err(open_err)?;
+        }
+        Ok(Catalog {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

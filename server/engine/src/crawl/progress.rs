@@ -1,0 +1,178 @@
+//! Live counters of a crawl, shared by its threads, the command line's progress line and the
+//! status the web page streams.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// Live counters of a crawl, shared with the progress display and the status API.
+#[derive(Debug)]
+pub struct Progress {
+    started: Mutex<Option<Instant>>,
+    first_embed: Mutex<Option<Instant>>,
+    /// When the crawl ended: its time and rate stop there.
+    ended: Mutex<Option<Instant>>,
+    /// Image files found so far.
+    pub seen: AtomicU64,
+    /// Unchanged since the last crawl.
+    pub unchanged: AtomicU64,
+    /// New or changed files whose content was already embedded (moves, copies).
+    pub reused: AtomicU64,
+    /// Newly embedded.
+    pub embedded: AtomicU64,
+    /// Skipped (new reasons this crawl, plus unchanged files skipped before).
+    pub skipped: AtomicU64,
+    /// Files forgotten because they are gone.
+    pub removed: AtomicU64,
+    /// Whether the walk has finished (so the total is known).
+    pub walked: AtomicBool,
+    /// Whether the crawl is running.
+    pub running: AtomicBool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            started: Mutex::new(None),
+            first_embed: Mutex::new(None),
+            ended: Mutex::new(None),
+            seen: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            embedded: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            removed: AtomicU64::new(0),
+            walked: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A copy of the counters with rates, for display.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProgressSnapshot {
+    /// Whether a crawl is running.
+    pub running: bool,
+    /// Whether the walk has finished.
+    pub walked: bool,
+    /// Image files found.
+    pub seen: u64,
+    /// Files handled so far (unchanged, reused, embedded or skipped).
+    pub done: u64,
+    /// Unchanged files.
+    pub unchanged: u64,
+    /// Moved or copied content reused.
+    pub reused: u64,
+    /// Newly embedded.
+    pub embedded: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Forgotten.
+    pub removed: u64,
+    /// Seconds since the crawl started.
+    pub elapsed_s: f64,
+    /// Images embedded per second.
+    pub rate: f64,
+    /// Estimated seconds left, once the walk has finished and a rate is known.
+    pub eta_s: Option<f64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Progress {
+    /// Zeroes the counters and marks a crawl as running (a crawl does it as it starts).
+    pub fn reset(&self) {
+        *lock(&self.started) = Some(Instant::now());
+        *lock(&self.first_embed) = None;
+        *lock(&self.ended) = None;
+        for c in [
+            &self.seen,
+            &self.unchanged,
+            &self.reused,
+            &self.embedded,
+            &self.skipped,
+            &self.removed,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        self.walked.store(false, Ordering::Relaxed);
+        self.running.store(true, Ordering::Relaxed);
+    }
+
+    /// Marks the crawl as over, freezing its elapsed time and rate.
+    pub(super) fn finish(&self) {
+        *lock(&self.ended) = Some(Instant::now());
+        self.running.store(false, Ordering::Relaxed);
+    }
+
+    /// Notes that embedding has begun (the rate counts from then, not from the walk's start).
+    pub(super) fn embedding_started(&self) {
+        let mut first_embed = lock(&self.first_embed);
+        if first_embed.is_none() {
+            *first_embed = Some(Instant::now());
+        }
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (seen, unchanged, reused, embedded, skipped) = (
+            get(&self.seen),
+            get(&self.unchanged),
+            get(&self.reused),
+            get(&self.embedded),
+            get(&self.skipped),
+        );
+        let done = unchanged + reused + embedded + skipped;
+        let end = lock(&self.ended).unwrap_or_else(Instant::now);
+        let since = |t: Instant| end.saturating_duration_since(t).as_secs_f64();
+        let elapsed_s = lock(&self.started).map_or(0.0, since);
+        let embedding_s = lock(&self.first_embed).map_or(0.0, since);
+        let rate = if embedding_s > 0.5 {
+            embedded as f64 / embedding_s
+        } else {
+            0.0
+        };
+        let walked = self.walked.load(Ordering::Relaxed);
+        let eta_s = (walked && rate > 0.0).then(|| seen.saturating_sub(done) as f64 / rate);
+        ProgressSnapshot {
+            running: self.running.load(Ordering::Relaxed),
+            walked,
+            seen,
+            done,
+            unchanged,
+            reused,
+            embedded,
+            skipped,
+            removed: get(&self.removed),
+            elapsed_s,
+            rate,
+            eta_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_crawl_keeps_its_time() {
+        let progress = Progress::default();
+        progress.reset();
+        assert!(progress.snapshot().running);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        progress.finish();
+        let first = progress.snapshot();
+        assert!(!first.running);
+        assert!(first.elapsed_s >= 0.02, "{first:?}");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_eq!(progress.snapshot().elapsed_s, first.elapsed_s);
+        progress.reset();
+        assert!(progress.snapshot().elapsed_s < first.elapsed_s);
+    }
+}

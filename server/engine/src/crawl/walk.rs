@@ -1,0 +1,186 @@
+//! The walk: every image file under each root, in one thread. What the catalog already has
+//! unchanged goes straight to the writer; what needs reading goes to the decoders.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::Sender;
+use walkdir::{DirEntry, WalkDir};
+
+use super::{io_reason, Job, Stage, ToWriter, IMAGE_EXTENSIONS};
+use crate::catalog::{path_bytes, Catalog, CatalogError, Outcome};
+
+/// Whether the walk should go on (`false` once a channel closed: the crawl is ending).
+type Alive = bool;
+
+/// Walks every root in turn; a root walked to the end without an unreadable folder is reported
+/// to the writer, so files it no longer has can be forgotten.
+pub(super) fn run(
+    stage: &Stage<'_>,
+    roots: &[(i64, PathBuf)],
+    jobs: &Sender<Job>,
+    out: &Sender<ToWriter>,
+) -> Result<(), CatalogError> {
+    let catalog = Catalog::open(stage.parts.catalog)?;
+    for &(root_id, ref root) in roots {
+        let walk = RootWalk {
+            stage,
+            catalog: &catalog,
+            root_id,
+            jobs,
+            out,
+        };
+        let Some(clean) = walk.run(root)? else {
+            return Ok(());
+        };
+        if clean && !stage.stopped() && out.send(ToWriter::RootWalked(root_id)).is_err() {
+            return Ok(());
+        }
+    }
+    stage.progress.walked.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// One root's walk.
+struct RootWalk<'a> {
+    stage: &'a Stage<'a>,
+    catalog: &'a Catalog,
+    root_id: i64,
+    jobs: &'a Sender<Job>,
+    out: &'a Sender<ToWriter>,
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension().is_some_and(|e| {
+        let e = e.to_string_lossy().to_ascii_lowercase();
+        IMAGE_EXTENSIONS.contains(&e.as_str())
+    })
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
+impl RootWalk<'_> {
+    /// Walks the root: `Some(clean)` when it went to the end (`clean`: every folder could be
+    /// read), `None` when the crawl is stopping.
+    fn run(&self, root: &Path) -> Result<Option<bool>, CatalogError> {
+        let exclude = &self.stage.config.exclude;
+        let entries = WalkDir::new(root)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !(e.file_name().as_encoded_bytes().starts_with(b".")
+                        || exclude.iter().any(|x| x == e.path()))
+            });
+        let mut clean = true;
+        for entry in entries {
+            if self.stage.stopped() {
+                return Ok(None);
+            }
+            let alive = match entry {
+                Ok(entry) => self.visit(&entry)?,
+                Err(err) => {
+                    clean &= err.depth() != 0;
+                    self.unreadable_folder(root, &err)
+                }
+            };
+            if !alive {
+                return Ok(None);
+            }
+        }
+        Ok(Some(clean))
+    }
+
+    fn send(&self, outcome: Outcome) -> Alive {
+        self.out.send(ToWriter::Outcome(Box::new(outcome))).is_ok()
+    }
+
+    fn skip(&self, path: &Path, reason: String, stat: Option<(u64, i64)>) -> Alive {
+        self.send(Outcome::Skipped {
+            root_id: self.root_id,
+            path: path_bytes(path),
+            size: stat.map(|s| s.0),
+            mtime_ns: stat.map(|s| s.1),
+            reason,
+        })
+    }
+
+    fn unreadable_folder(&self, root: &Path, err: &walkdir::Error) -> Alive {
+        let path = err.path().unwrap_or(root);
+        let reason = match err.io_error() {
+            Some(io) => io_reason("read this folder", io),
+            None => format!("cannot read this folder: {err}"),
+        };
+        self.skip(path, reason, None)
+    }
+
+    /// One entry: folders and files without an image extension are passed over; links, pipes
+    /// and devices are skipped with a reason; regular files go on to [`Self::file`].
+    fn visit(&self, entry: &DirEntry) -> Result<Alive, CatalogError> {
+        let ft = entry.file_type();
+        if ft.is_dir() || !has_image_extension(entry.path()) {
+            return Ok(true);
+        }
+        self.stage.progress.seen.fetch_add(1, Ordering::Relaxed);
+        let path = entry.path();
+        if ft.is_symlink() {
+            return Ok(self.skip(
+                path,
+                "a symbolic link: Trove indexes files under their real path and never follows links out of a library".into(),
+                None,
+            ));
+        }
+        if !ft.is_file() {
+            return Ok(self.skip(
+                path,
+                "not a regular file (a named pipe, socket or device)".into(),
+                None,
+            ));
+        }
+        match entry.metadata() {
+            Err(err) => Ok(self.skip(path, format!("cannot read its size and date: {err}"), None)),
+            Ok(meta) => self.file(path, (meta.len(), mtime_ns(&meta), meta.ino())),
+        }
+    }
+
+    /// A regular image file: unchanged and embedded, skipped before and unchanged, too large,
+    /// or a job for the decoders.
+    fn file(
+        &self,
+        path: &Path,
+        (size, mtime, inode): (u64, i64, u64),
+    ) -> Result<Alive, CatalogError> {
+        let bytes = path_bytes(path);
+        let limit = self.stage.config.limits.max_bytes;
+        let known = self.catalog.file(&bytes, self.stage.parts.model_id)?;
+        if let Some(k) =
+            known.filter(|k| k.embedded && (k.size, k.mtime_ns, k.inode) == (size, mtime, inode))
+        {
+            return Ok(self.send(Outcome::Unchanged { file_id: k.id }));
+        }
+        if self.catalog.skipped_unchanged(&bytes, size, mtime)? {
+            return Ok(self.send(Outcome::StillSkipped { path: bytes }));
+        }
+        if size > limit {
+            let reason = format!(
+                "the file is {} MB, more than the {} MB limit",
+                size / 1_000_000,
+                limit / 1_000_000
+            );
+            return Ok(self.skip(path, reason, Some((size, mtime))));
+        }
+        let job = Job {
+            root_id: self.root_id,
+            path: path.to_path_buf(),
+            size,
+            mtime_ns: mtime,
+            inode,
+        };
+        Ok(self.jobs.send(job).is_ok())
+    }
+}

@@ -1,0 +1,191 @@
+//! An [`Engine`]: one data directory opened with one model. It holds the loaded model, the
+//! model's row in the catalog, its vector index and the thumbnail cache, and is what crawls
+//! fill and queries read. Switching models means opening another engine.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use trove_models::{Compute, DevicePreference, Embedder};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::crawl::{CrawlConfig, CrawlError, CrawlParts, CrawlSummary, Progress};
+use crate::embed::{self, EmbedError, Embedded};
+use crate::media::thumbs::Thumbnails;
+use crate::media::DecodeLimits;
+use crate::model_store::{ModelStore, ModelStoreError};
+use crate::paths::DataPaths;
+use crate::vectors::{Opened, VectorError, VectorIndex};
+
+/// What an engine is opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The data directory (catalog, index, thumbnails, models).
+    pub data_dir: PathBuf,
+    /// The model: an installed repository id, `trove/demo-clip`, or a model folder.
+    pub model: String,
+    /// Where the model runs.
+    pub device: DevicePreference,
+}
+
+/// Why an engine could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The model is not installed or not valid.
+    #[error(transparent)]
+    Model(#[from] Box<ModelStoreError>),
+    /// The model could not be loaded or run.
+    #[error("loading model {model}")]
+    Load {
+        /// The model id.
+        model: String,
+        /// Why.
+        #[source]
+        source: trove_models::Error,
+    },
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The vector index failed.
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+    /// The model's files could not be read to fingerprint them.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What identifies a model's weights: BLAKE3 of its `config.json` and `model.safetensors`
+/// (hex). Embeddings in the catalog are kept per model name and fingerprint, so new weights
+/// under an old name (an updated model, another Trove's demo model) re-embed the library.
+pub fn fingerprint(dir: &Path) -> Result<String, EngineError> {
+    let mut hasher = blake3::Hasher::new();
+    for name in ["config.json", "model.safetensors"] {
+        let path = dir.join(name);
+        let read = |source| EngineError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(&path).map_err(read)?;
+        hasher.update_reader(&mut file).map_err(read)?;
+    }
+    Ok(hasher.finalize().to_hex()[..32].to_owned())
+}
+
+/// A data directory opened with one model.
+pub struct Engine {
+    /// Where everything lives.
+    pub paths: DataPaths,
+    /// The model id.
+    pub model: String,
+    /// The model's catalog row.
+    pub model_id: i64,
+    /// The loaded model.
+    pub embedder: Arc<Embedder>,
+    /// The model's vector index.
+    pub index: Arc<VectorIndex>,
+    /// Thumbnails.
+    pub thumbs: Thumbnails,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("paths", &self.paths)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads the model and opens (catching up or rebuilding) the catalog's vector index for it.
+    pub fn open(config: &EngineConfig) -> Result<Self, EngineError> {
+        let paths = DataPaths::new(&config.data_dir);
+        let dir = ModelStore::new(&config.data_dir)
+            .resolve(&config.model)
+            .map_err(Box::new)?;
+        let load = |source| EngineError::Load {
+            model: config.model.clone(),
+            source,
+        };
+        let compute = Compute::select(config.device).map_err(load)?;
+        let embedder = Embedder::load(&dir, &compute).map_err(load)?;
+        let weights = fingerprint(&dir)?;
+        let mut catalog = Catalog::open(&paths.catalog)?;
+        let (model_id, forgotten) =
+            catalog.prepare_model(&config.model, embedder.dim(), &weights)?;
+        if forgotten > 0 {
+            tracing::warn!(
+                model = %config.model,
+                embeddings = forgotten,
+                "the model's weights changed: its embeddings are made again"
+            );
+        }
+        // The sidecar names the weights too, so an index of other weights is rebuilt.
+        let (index, opened) = VectorIndex::open(
+            &paths.index_file(&config.model),
+            &format!("{}@{weights}", config.model),
+            embedder.dim(),
+            &catalog,
+            model_id,
+        )?;
+        match opened {
+            Opened::Loaded => {}
+            Opened::CaughtUp { added } => tracing::info!(
+                vectors = index.len(),
+                added,
+                "vector index brought up to date with the catalog"
+            ),
+            Opened::Rebuilt => tracing::info!(
+                vectors = index.len(),
+                "vector index rebuilt from the catalog"
+            ),
+        }
+        Ok(Engine {
+            thumbs: Thumbnails::new(&paths.thumbs),
+            paths,
+            model: config.model.clone(),
+            model_id,
+            embedder: Arc::new(embedder),
+            index: Arc::new(index),
+        })
+    }
+
+    /// Crawls `roots` into the catalog (blocking, until done or `stop` is set).
+    pub fn crawl(
+        &self,
+        roots: &[PathBuf],
+        limits: DecodeLimits,
+        progress: &Progress,
+        stop: &AtomicBool,
+    ) -> Result<CrawlSummary, CrawlError> {
+        let config = CrawlConfig {
+            roots: roots.to_vec(),
+            limits,
+            batch: 32,
+            decoders: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            exclude: vec![
+                std::fs::canonicalize(&self.paths.root).unwrap_or_else(|_| self.paths.root.clone())
+            ],
+        };
+        let parts = CrawlParts {
+            catalog: &self.paths.catalog,
+            model_id: self.model_id,
+            embedder: &self.embedder,
+            index: &self.index,
+            thumbs: &self.thumbs,
+        };
+        crate::crawl::run(&parts, &config, progress, stop)
+    }
+
+    /// Embeds one image given as bytes (an upload, a file named on the command line) exactly as
+    /// the crawl embeds a file, so the same file always gets the same vector.
+    pub fn embed_image(&self, bytes: &[u8], limits: DecodeLimits) -> Result<Embedded, EmbedError> {
+        embed::embed_one(bytes, &self.embedder, limits)
+    }
+}

@@ -1,0 +1,69 @@
+//! Where things live inside a data directory.
+
+use std::path::{Path, PathBuf};
+
+/// Paths inside the data directory.
+#[derive(Debug, Clone)]
+pub struct DataPaths {
+    /// The data directory.
+    pub root: PathBuf,
+    /// `catalog.db`: the SQLite catalog.
+    pub catalog: PathBuf,
+    /// `thumbs/`: grid thumbnails and lightbox previews, by content hash.
+    pub thumbs: PathBuf,
+    /// `index/`: one vector index per model.
+    pub index: PathBuf,
+    /// `models/`: installed models.
+    pub models: PathBuf,
+    /// `demo-library/`: the generated images crawled when there is nothing else to index.
+    pub demo_library: PathBuf,
+}
+
+impl DataPaths {
+    /// The layout of `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        DataPaths {
+            root: data_dir.to_path_buf(),
+            catalog: data_dir.join("catalog.db"),
+            thumbs: data_dir.join("thumbs"),
+            index: data_dir.join("index"),
+            models: data_dir.join("models"),
+            demo_library: data_dir.join("demo-library"),
+        }
+    }
+
+    /// The vector index file of a model: its id made safe as a file name.
+    pub fn index_file(&self, model: &str) -> PathBuf {
+        let slug: String = model
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let slug = slug.trim_start_matches(['.', '_']);
+        let slug: String = slug.chars().take(120).collect();
+        self.index.join(format!("{slug}.usearch"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_files_are_named_safely_after_the_model() {
+        let paths = DataPaths::new(Path::new("/data"));
+        assert_eq!(
+            paths.index_file("openai/clip-vit-base-patch32"),
+            Path::new("/data/index/openai_clip-vit-base-patch32.usearch")
+        );
+        assert_eq!(
+            paths.index_file("../../etc/passwd"),
+            Path::new("/data/index/etc_passwd.usearch")
+        );
+    }
+}

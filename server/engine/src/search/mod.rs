@@ -1,0 +1,267 @@
+//! The query engine the UI, the HTTP API and the CLI share: text, similar-to-an-image, an
+//! uploaded image's vector, any mix of them with negative terms, filters, a relevance cutoff,
+//! and stable pagination.
+//!
+//! A query becomes one unit vector: the mean of its text parts and the mean of its image parts,
+//! weighted (half each by default), minus half the mean of its negative parts, normalised.
+//! Candidates come from the vector index (exact below [`crate::vectors::EXACT_BELOW`] images,
+//! HNSW above); images without a file, filtered out or below the model's cutoff are dropped;
+//! the order is (similarity desc, id asc) within each bucket of candidates, and each bigger
+//! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
+
+mod query;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+pub use query::{cutoff, query_vector, split_negatives, validate, DEMO_TEXT_CUTOFF};
+
+use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, Sort};
+use crate::engine::Engine;
+use crate::vectors::{Neighbour, VectorError};
+
+/// Longest query text accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 1000;
+/// Largest page.
+pub const MAX_PAGE: usize = 200;
+/// Deepest result reachable by paging (offset + limit).
+pub const MAX_DEPTH: usize = 10_000;
+/// The engine's first bucket of candidates (see [`search`]).
+pub const FIRST_BUCKET: usize = 256;
+/// Weight of negative parts against positive ones.
+const NEGATIVE_WEIGHT: f32 = 0.5;
+
+/// Why a search failed. `BadQuery` and `NotFound` are the user's; the rest are the server's.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query is malformed (a 400).
+    #[error("{0}")]
+    BadQuery(String),
+    /// An image id that does not exist (a 404).
+    #[error("no image {0}")]
+    NotFound(i64),
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The vector index failed.
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+    /// The model failed on the query.
+    #[error("embedding the query")]
+    Model(#[from] trove_models::Error),
+}
+
+/// What to search for. At least one of `text`, `like` and `vector` must be set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    /// Text; words starting with `-` are negative terms (`dog -cat`).
+    pub text: Option<String>,
+    /// Images the results should look like.
+    pub like: Vec<i64>,
+    /// Images the results should not look like.
+    pub unlike: Vec<i64>,
+    /// An uploaded image's embedding.
+    pub vector: Option<Vec<f32>>,
+    /// When text and images are mixed, the images' share of the query (0 to 1; half when
+    /// unset).
+    pub image_weight: Option<f32>,
+    /// Restrictions.
+    pub filters: Filters,
+    /// Order.
+    pub sort: Sort,
+}
+
+impl Query {
+    /// Whether it has positive text (not only `-negative` terms).
+    pub fn has_text(&self) -> bool {
+        self.text
+            .as_deref()
+            .is_some_and(|t| !split_negatives(t).0.is_empty())
+    }
+
+    /// Whether it has images to look like (ids or an uploaded vector).
+    pub fn has_image(&self) -> bool {
+        !self.like.is_empty() || self.vector.is_some()
+    }
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// Image id.
+    pub id: i64,
+    /// Cosine similarity to the query vector.
+    pub score: f32,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    /// The results, best first.
+    pub hits: Vec<Hit>,
+    /// The offset of the next page, if there is one.
+    pub next: Option<usize>,
+}
+
+/// Runs `query` and returns the page `[offset, offset + limit)`.
+pub fn search(
+    engine: &Engine,
+    catalog: &Catalog,
+    query: &Query,
+    offset: usize,
+    limit: usize,
+) -> Result<Page, SearchError> {
+    validate(query, offset, limit)?;
+    let started = std::time::Instant::now();
+    let q = query_vector(engine, catalog, query)?;
+    let embedded = started.elapsed();
+    let family = engine.embedder.config().family();
+    let min = cutoff(&engine.model, family, query.has_text(), query.has_image());
+    let (mut kept, k) = gather(engine, catalog, query, &q, min, offset + limit + 1)?;
+    if query.sort != Sort::Relevance {
+        order_by_date(&mut kept, query.sort == Sort::Newest);
+    }
+    let next = (kept.len() > offset + limit).then_some(offset + limit);
+    tracing::debug!(
+        embed_ms = embedded.as_secs_f64() * 1e3,
+        rank_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
+        k,
+        "query"
+    );
+    let hits = kept
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(h, _)| Hit {
+            id: h.id,
+            score: h.similarity,
+        })
+        .collect();
+    Ok(Page { hits, next })
+}
+
+/// A page of the library itself, for a request with nothing to search for: images embedded
+/// with the engine's model, filtered, newest capture first (or oldest, with [`Sort::Oldest`]).
+pub fn browse(
+    engine: &Engine,
+    catalog: &Catalog,
+    filters: &Filters,
+    sort: Sort,
+    offset: usize,
+    limit: usize,
+) -> Result<Page, SearchError> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(SearchError::BadQuery(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let oldest = sort == Sort::Oldest;
+    let mut ids = catalog.browse(engine.model_id, filters, oldest, offset, limit + 1)?;
+    let next = (ids.len() > limit).then_some(offset + limit);
+    ids.truncate(limit);
+    let hits = ids.into_iter().map(|id| Hit { id, score: 0.0 }).collect();
+    Ok(Page { hits, next })
+}
+
+/// The catalog's facts for each hit, in the hits' order (an image forgotten meanwhile is left
+/// out).
+pub fn with_details(
+    catalog: &Catalog,
+    hits: &[Hit],
+) -> Result<Vec<(Hit, ImageDetail)>, CatalogError> {
+    let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+    let mut details = catalog.image_details(&ids)?.into_iter().peekable();
+    let mut out = Vec::with_capacity(hits.len());
+    for hit in hits {
+        if let Some(detail) = details.next_if(|d| d.id == hit.id) {
+            out.push((hit.clone(), detail));
+        }
+    }
+    Ok(out)
+}
+
+/// A candidate that passed the filters, with its capture time.
+type Kept = (Neighbour, Option<String>);
+
+/// The visible candidates at least `min` similar, in the engine's order, at least `want` of
+/// them when there are (all of them when sorting by date), and the bucket size reached.
+///
+/// Candidates come in buckets of 256, 1,024, 4,096… nearest. Each bucket adds only what the
+/// smaller ones lacked, after them, so a page never depends on how deep it is: every page of
+/// one query reads the same sequence (no duplicates, no gaps), and the first pages pay for a
+/// search only 256 wide.
+fn gather(
+    engine: &Engine,
+    catalog: &Catalog,
+    query: &Query,
+    q: &[f32],
+    min: f32,
+    want: usize,
+) -> Result<(Vec<Kept>, usize), SearchError> {
+    let total = engine.index.len();
+    let need_all = query.sort != Sort::Relevance;
+    let mut k = FIRST_BUCKET;
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut kept: Vec<Kept> = Vec::new();
+    loop {
+        let k_now = k.min(total).min(MAX_DEPTH * 4);
+        let nearest = engine.index.search(q, k_now)?;
+        let exhausted = nearest.len() < k_now || k_now >= total || k_now >= MAX_DEPTH * 4;
+        let below = nearest.last().is_none_or(|h| h.similarity < min);
+        let mut candidates: Vec<Neighbour> = nearest
+            .iter()
+            .filter(|h| h.similarity >= min && !query.like.contains(&h.id) && !seen.contains(&h.id))
+            .copied()
+            .collect();
+        seen.extend(nearest.iter().map(|h| h.id));
+        // In the engine's order, so which candidates get checked never depends on the page.
+        candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        let goal = if need_all { usize::MAX } else { want };
+        keep_visible(catalog, &candidates, &query.filters, goal, &mut kept)?;
+        if exhausted || below || (!need_all && kept.len() >= want) {
+            return Ok((kept, k));
+        }
+        k *= 4;
+    }
+}
+
+/// Adds the `candidates` that pass `filters` to `kept`, until it holds `goal`: checked in
+/// growing chunks rather than all at once (a first page checks about 60 of 256).
+fn keep_visible(
+    catalog: &Catalog,
+    candidates: &[Neighbour],
+    filters: &Filters,
+    goal: usize,
+    kept: &mut Vec<Kept>,
+) -> Result<(), SearchError> {
+    let (mut checked, mut chunk) = (0, 64usize);
+    while checked < candidates.len() && kept.len() < goal {
+        let n = chunk
+            .max(goal.saturating_sub(kept.len()))
+            .min(candidates.len() - checked);
+        let part = &candidates[checked..checked + n];
+        let ids: Vec<i64> = part.iter().map(|h| h.id).collect();
+        let allowed = catalog.visible(&ids, filters)?;
+        kept.extend(
+            part.iter()
+                .filter_map(|h| allowed.get(&h.id).map(|taken| (*h, taken.clone()))),
+        );
+        checked += n;
+        chunk *= 2;
+    }
+    Ok(())
+}
+
+/// Newest (or oldest) capture first, undated last, ties by id.
+fn order_by_date(kept: &mut [Kept], newest: bool) {
+    kept.sort_by(|a, b| match (&a.1, &b.1) {
+        (Some(x), Some(y)) => {
+            let o = if newest { y.cmp(x) } else { x.cmp(y) };
+            o.then(a.0.id.cmp(&b.0.id))
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.0.id.cmp(&b.0.id),
+    });
+}

@@ -1,0 +1,50 @@
+//! Thumbnails are a cache: missing or damaged, they are made again from the original.
+
+use trove_engine::catalog::{path_bytes, Catalog};
+use trove_engine::images::ImageFiles;
+use trove_engine::media::thumbs::{whole_jpeg, Thumbnails};
+
+use crate::util::{crawl, engine, photo_jpeg};
+
+#[test]
+fn a_missing_or_damaged_thumbnail_is_made_again_from_the_original() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).expect("mkdir");
+    let bytes = photo_jpeg(900, 600);
+    std::fs::write(lib.join("a.jpg"), &bytes).expect("writes");
+    let engine = engine(&tmp.path().join("data"));
+    let real = std::fs::canonicalize(&lib).expect("real path");
+    crawl(&engine, std::slice::from_ref(&real));
+    let catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
+    let id = catalog
+        .image_of_path(&path_bytes(&real.join("a.jpg")))
+        .expect("reads")
+        .expect("indexed");
+    let (hash, _) = catalog.files_of(id).expect("reads").expect("known");
+    let path = Thumbnails::new(&engine.paths.thumbs).grid_path(&hash);
+    let written = std::fs::read(&path).expect("the crawl wrote it");
+    let files = ImageFiles::new(&engine.paths);
+
+    std::fs::remove_file(&path).expect("deletes");
+    let again = files.thumbnail(&catalog, id).expect("reads").expect("made");
+    assert!(whole_jpeg(&again));
+    assert_eq!(image_size(&again), image_size(&written));
+    assert!(path.is_file(), "kept for next time");
+
+    std::fs::write(&path, &written[..written.len() / 2]).expect("damages");
+    let repaired = files.thumbnail(&catalog, id).expect("reads").expect("made");
+    assert!(whole_jpeg(&repaired));
+    assert!(whole_jpeg(&std::fs::read(&path).expect("reads")));
+
+    // No original, no thumbnail: an answer, not a failure.
+    std::fs::remove_file(&path).expect("deletes");
+    std::fs::remove_file(lib.join("a.jpg")).expect("deletes the original");
+    assert_eq!(files.thumbnail(&catalog, id).expect("reads"), None);
+    assert_eq!(files.thumbnail(&catalog, 999_999).expect("reads"), None);
+}
+
+fn image_size(jpeg: &[u8]) -> (u32, u32) {
+    let img = image::load_from_memory(jpeg).expect("decodes");
+    (img.width(), img.height())
+}

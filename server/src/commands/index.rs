@@ -1,0 +1,135 @@
+//! `trove index <folder>...`: crawl folders into the catalog with a progress line.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use app::format::count;
+use trove_engine::catalog::CrawlState;
+use trove_engine::crawl::{CrawlError, CrawlSummary, Progress, ProgressSnapshot};
+use trove_engine::media::DecodeLimits;
+use trove_engine::Engine;
+
+use crate::cli::IndexArgs;
+use crate::services::wire;
+use crate::settings::Settings;
+
+/// Crawls the given folders (or the configured libraries) and prints a summary.
+pub fn run(settings: &Settings, args: &IndexArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let roots = roots(settings, args)?;
+    let engine = Engine::open(&settings.engine_config())?;
+    let limits = DecodeLimits {
+        max_pixels: args.max_megapixels.saturating_mul(1_000_000),
+        ..DecodeLimits::default()
+    };
+    let live = std::io::stderr().is_terminal() && !args.json;
+    let summary = crawl_showing_progress(&engine, &roots, limits, live)?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &wire::crawl_summary(&summary))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    print_summary(&summary, &engine.model, out)
+}
+
+/// The folders named on the command line, else the configured ones, resolved.
+fn roots(settings: &Settings, args: &IndexArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let given: &[PathBuf] = if args.folders.is_empty() {
+        &settings.libraries
+    } else {
+        &args.folders
+    };
+    if given.is_empty() {
+        bail!("no folders to index: name them (`trove index ~/Pictures`) or configure libraries with --library or TROVE_LIBRARY");
+    }
+    given
+        .iter()
+        .map(|folder| {
+            let root = std::fs::canonicalize(folder)
+                .with_context(|| format!("library folder {}", folder.display()))?;
+            if !root.is_dir() {
+                bail!("{} is not a folder", folder.display());
+            }
+            Ok(root)
+        })
+        .collect()
+}
+
+/// Runs the crawl, with a progress line on stderr: rewritten five times a second on a
+/// terminal (`live`), otherwise printed every ten seconds.
+fn crawl_showing_progress(
+    engine: &Engine,
+    roots: &[PathBuf],
+    limits: DecodeLimits,
+    live: bool,
+) -> Result<CrawlSummary, CrawlError> {
+    let progress = Progress::default();
+    let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut ticks = 0u32;
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                ticks += 1;
+                let snap = progress.snapshot();
+                if live {
+                    eprint!("\r\x1b[2K{}", line(&snap));
+                } else if ticks.is_multiple_of(50) {
+                    eprintln!("{}", line(&snap));
+                }
+            }
+            if live {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        let summary = engine.crawl(roots, limits, &progress, &stop);
+        done.store(true, Ordering::Relaxed);
+        summary
+    })
+}
+
+/// The summary a person reads.
+fn print_summary(summary: &CrawlSummary, model: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let p = &summary.progress;
+    let stopped = if summary.state == CrawlState::Stopped {
+        " (stopped before the end)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Indexed {} in {:.1} s{stopped}: {} embedded, {} reused (moved or copied), {} unchanged, {} skipped, {} removed.",
+        count(p.seen, "image file"), p.elapsed_s, p.embedded, p.reused, p.unchanged, p.skipped, p.removed
+    )?;
+    if p.embedded > 0 {
+        writeln!(out, "Embedding rate: {:.1} images/s with {model}.", p.rate)?;
+    }
+    for root in &summary.missing_roots {
+        writeln!(out, "Not reachable, kept as it was: {}", root.display())?;
+    }
+    if p.skipped > 0 {
+        writeln!(out, "Skipped files and why: `trove status`.")?;
+    }
+    Ok(())
+}
+
+/// One progress line.
+pub fn line(p: &ProgressSnapshot) -> String {
+    let eta = p.eta_s.map_or_else(
+        || "ETA …".to_owned(),
+        |s| format!("ETA {}:{:02}", (s as u64) / 60, (s as u64) % 60),
+    );
+    format!(
+        "indexing: {} found{} · {} embedded · {} reused · {} unchanged · {} skipped · {:.1} img/s · {eta}",
+        p.seen,
+        if p.walked { "" } else { " so far" },
+        p.embedded,
+        p.reused,
+        p.unchanged,
+        p.skipped,
+        p.rate
+    )
+}

@@ -1,0 +1,177 @@
+//! `trove model list` and `trove model pull`: what a person reads.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::Context;
+use app::format::human_bytes;
+use trove_engine::model_store::{InstalledModel, ModelStore, ModelStoreError};
+use trove_models::eval::evaluate;
+use trove_models::{Compute, Embedder};
+
+use crate::cli::ModelAction;
+use crate::services::models::model_list;
+use crate::settings::Settings;
+
+/// Runs a model subcommand, writing its report to `out`.
+pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = ModelStore::new(&settings.data_dir);
+    match action {
+        ModelAction::List { json: true } => {
+            let list = model_list(&store, &settings.model, settings.model_source)?;
+            serde_json::to_writer_pretty(&mut *out, &list)?;
+            writeln!(out)?;
+        }
+        ModelAction::List { json: false } => list(&store, settings, out)?,
+        ModelAction::Pull { repo } => {
+            writeln!(out, "Downloading {repo} into {} …", store.root().display())?;
+            let model = store.pull(repo, true).inspect_err(|err| {
+                if let Some(hint) = pull_hint(err) {
+                    eprintln!("hint: {hint}");
+                }
+            })?;
+            writeln!(out, "Installed {}", line(&model))?;
+            writeln!(
+                out,
+                "Use it with --model {repo} (or model = \"{repo}\" in the config file)."
+            )?;
+        }
+        ModelAction::Eval { count, seed, json } => {
+            eval(&store, settings, *count, *seed, *json, out)?
+        }
+    }
+    Ok(())
+}
+
+fn eval(
+    store: &ModelStore,
+    settings: &Settings,
+    count: u64,
+    seed: u64,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let dir = store.resolve(&settings.model)?;
+    let compute = Compute::select(settings.device.preference())?;
+    let model = Embedder::load(&dir, &compute)
+        .with_context(|| format!("loading model {}", settings.model))?;
+    let count = usize::try_from(count)?;
+    let started = Instant::now();
+    let live = std::io::stderr().is_terminal();
+    let report = evaluate(&model, seed, count, &|done| {
+        if live {
+            eprint!("\rembedding held-out images: {done}/{count}");
+        }
+    })?;
+    if live {
+        eprintln!();
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Model {} ({}, {}-d, {}px) on {}",
+        settings.model,
+        model.config().family(),
+        model.dim(),
+        model.config().image_size(),
+        compute.describe()
+    )?;
+    writeln!(
+        out,
+        "Text-to-image search over {} held-out synthetic images (seed {seed}), {:.1} s:",
+        report.images,
+        started.elapsed().as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  {:<18} {:>7}  {:>5}  {:>5}",
+        "queries", "count", "R@1", "R@5"
+    )?;
+    for (name, r) in [
+        ("single attribute", &report.single),
+        ("compound", &report.compound),
+    ] {
+        writeln!(
+            out,
+            "  {name:<18} {:>7}  {:>5.3}  {:>5.3}",
+            r.queries, r.at1, r.at5
+        )?;
+    }
+    let c = &report.cutoff;
+    writeln!(
+        out,
+        "Similarity scale: relevant pairs score {:.3} at the median and at least {:.3} for 95% of them \
+         (the suggested text cutoff); irrelevant pairs {:.3} at the median, 99% below {:.3}",
+        c.relevant_p50, c.relevant_p05, c.irrelevant_p50, c.irrelevant_p99
+    )?;
+    for (name, r) in [
+        ("single attribute", &report.single),
+        ("compound", &report.compound),
+    ] {
+        if !r.misses.is_empty() {
+            writeln!(out, "First {name} queries whose top result was wrong:")?;
+            for miss in r.misses.iter().take(5) {
+                writeln!(out, "  {:?} → {:?}", miss.query, miss.got)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(store: &ModelStore, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+    let models = store.list()?;
+    if models.is_empty() {
+        writeln!(out, "No models installed in {}.", store.root().display())?;
+        writeln!(
+            out,
+            "Install one with `trove model pull {}` (or google/siglip-base-patch16-224).",
+            crate::settings::DEFAULT_MODEL
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "Models in {}:", store.root().display())?;
+    for model in &models {
+        let current = if model.id == settings.model {
+            "  (configured)"
+        } else {
+            ""
+        };
+        writeln!(out, "  {}{current}", line(model))?;
+    }
+    Ok(())
+}
+
+fn line(model: &InstalledModel) -> String {
+    match (&model.problem, &model.family, model.dim, model.image_size) {
+        (Some(problem), ..) => format!("{:<40} {problem}", model.id),
+        (None, Some(family), Some(dim), Some(size)) => format!(
+            "{:<40} {:<7} {dim:>5}-d  {size}px  {:>8}",
+            model.id,
+            family,
+            human_bytes(model.bytes)
+        ),
+        (None, ..) => format!("{:<40} unreadable", model.id),
+    }
+}
+
+/// Advice for a failed pull, beyond the error itself.
+fn pull_hint(err: &ModelStoreError) -> Option<&'static str> {
+    match err {
+        ModelStoreError::Download { file, .. } if file == "tokenizer.json" => Some(
+            "the repository has no tokenizer.json. SigLIP (v1) repositories ship only spiece.model; \
+             SigLIP 2 repositories (e.g. google/siglip2-base-patch16-224) include tokenizer.json.",
+        ),
+        ModelStoreError::Download { .. } => Some(
+            "check the repository id and the network (HF_ENDPOINT selects a mirror, HF_TOKEN authenticates).",
+        ),
+        ModelStoreError::NotInstalled { .. }
+        | ModelStoreError::BadId(_)
+        | ModelStoreError::Io { .. }
+        | ModelStoreError::Demo { .. }
+        | ModelStoreError::Unsupported { .. } => None,
+    }
+}

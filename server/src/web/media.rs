@@ -1,0 +1,90 @@
+//! Images by id: `GET /thumb/<id>`, `/preview/<id>`, `/image/<id>` (a path never comes from the
+//! URL: the catalog says where the file is, and it must lie inside a library root),
+//! `/upload/<key>` for an uploaded image's preview, and `GET /api/images/<id>` for the facts.
+
+use app::error::AppError;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::error::{bad_request, blocking, error_response, json};
+use super::search::image_id;
+use super::AppState;
+
+/// Image bytes with their type and caching header, 404 when there are none.
+fn image(
+    found: Result<Option<(Vec<u8>, &'static str)>, AppError>,
+    cache: &'static str,
+) -> Response {
+    match found {
+        Ok(Some((bytes, mime))) => (
+            [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache)],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such image").into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The grid thumbnail of an image (made again from the original if it went missing).
+pub async fn thumb(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    let found = blocking(&state.trove, move |t| {
+        Ok(t.thumbnail(id)?.map(|b| (b, "image/jpeg")))
+    })
+    .await;
+    image(found, "public, max-age=86400")
+}
+
+/// The lightbox preview of an image (about 1280 px).
+pub async fn preview(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    let found = blocking(&state.trove, move |t| {
+        Ok(t.preview(id)?.map(|b| (b, "image/jpeg")))
+    })
+    .await;
+    image(found, "public, max-age=86400")
+}
+
+/// The original file of an image.
+pub async fn original(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    let found = blocking(&state.trove, move |t| {
+        Ok(t.original(id)?.map(|o| (o.bytes, o.mime)))
+    })
+    .await;
+    image(found, "private, max-age=3600")
+}
+
+/// What the catalog knows of one image.
+pub async fn api_image(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    let found = blocking(&state.trove, move |t| t.image(id)).await;
+    json(found.and_then(|info| info.ok_or_else(|| AppError::NotFound(format!("no image {id}")))))
+}
+
+/// The preview of an uploaded image, by its key.
+pub async fn upload_thumb(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    if key.len() != 24 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return bad_request("upload keys are 24 hexadecimal digits");
+    }
+    let found = state
+        .trove
+        .upload_thumbnail(&key)
+        .map(|b| Some((b, "image/jpeg")))
+        .map_err(AppError::from);
+    image(found, "private, max-age=3600")
+}
