@@ -236,8 +236,8 @@ test('the admin adds a library folder, sees it crawled, and removes it', async (
   await expect(row).toBeVisible();
   // The crawl it started finds both files.
   await expect(async () => {
-    const roots = await (await page.request.get('/api/libraries')).json();
-    expect(roots.find((r: { path: string }) => r.path === dir)?.files).toBe(2);
+    const list = await (await page.request.get('/api/libraries')).json();
+    expect(list.libraries.find((r: { path: string }) => r.path === dir)?.files).toBe(2);
     const status = await (await page.request.get('/api/status')).json();
     expect(status.crawl.running).toBe(false);
   }).toPass({ timeout: 60_000 });
