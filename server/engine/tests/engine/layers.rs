@@ -1,12 +1,25 @@
-//! The layout stays easy to see: no import cycle between the modules of the engine or of the
-//! `trove` binary (the compiler already keeps the engine free of the web and the command line:
-//! it does not depend on them), and no source file over 500 lines unless its opening comment
-//! says why (`Long file: …`).
+//! The layout stays easy to see: the engine depends on no web stack and no command line (so the
+//! compiler keeps them out of it), no import cycle between the modules of the engine or of the
+//! `trove` binary, and no source file over 500 lines unless its opening comment says why
+//! (`Long file: …`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const LONG: usize = 500;
+
+/// Crates the engine must never depend on: the web stack, the UI and the command line.
+const FORBIDDEN: [&str; 9] = [
+    "axum",
+    "leptos",
+    "leptos_axum",
+    "leptos_meta",
+    "leptos_router",
+    "clap",
+    "app",
+    "tower",
+    "hyper",
+];
 
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -199,6 +212,23 @@ fn long_files_say_why() {
         unexplained.is_empty(),
         "files over {LONG} lines without a `Long file:` reason at the top: {unexplained:#?}"
     );
+}
+
+#[test]
+fn the_engine_depends_on_no_web_stack_and_no_command_line() {
+    let manifest = std::fs::read_to_string(manifest().join("Cargo.toml")).expect("reads");
+    let mut section = "";
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let name = line.split(['=', ' ', '.']).next().unwrap_or_default();
+        assert!(
+            !(section.contains("dependencies") && FORBIDDEN.contains(&name)),
+            "trove-engine must not depend on {name} ({section})"
+        );
+    }
 }
 
 #[test]
