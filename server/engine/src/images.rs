@@ -60,7 +60,7 @@ impl ImageFiles {
         id: i64,
         size: Size,
     ) -> Result<Option<Vec<u8>>, CatalogError> {
-        let Some((hash, _)) = catalog.files_of(id)? else {
+        let Some((hash, files)) = catalog.files_of(id)? else {
             return Ok(None);
         };
         let path = match size {
@@ -79,7 +79,7 @@ impl ImageFiles {
             }
             Err(e) => tracing::warn!(id, error = %e, "an unreadable thumbnail is made again"),
         }
-        let Some(original) = self.original(catalog, id)? else {
+        let Some(original) = first_inside_roots(catalog, &files)? else {
             return Ok(None);
         };
         Ok(make(&original, &path, size))
@@ -88,16 +88,24 @@ impl ImageFiles {
     /// The bytes of one of image `id`'s files, with its MIME type. Only a regular file inside
     /// a library root is ever read: the path comes from the catalog, is resolved, and checked.
     pub fn original(&self, catalog: &Catalog, id: i64) -> Result<Option<Original>, CatalogError> {
-        let Some((_, paths)) = catalog.files_of(id)? else {
-            return Ok(None);
-        };
-        let roots: Vec<PathBuf> = catalog
-            .roots()?
-            .iter()
-            .filter_map(|r| std::fs::canonicalize(r).ok())
-            .collect();
-        Ok(paths.iter().find_map(|path| read_inside(path, &roots)))
+        match catalog.files_of(id)? {
+            Some((_, files)) => first_inside_roots(catalog, &files),
+            None => Ok(None),
+        }
     }
+}
+
+/// The first of `files` that can be read and is a regular file inside a library root.
+fn first_inside_roots(
+    catalog: &Catalog,
+    files: &[PathBuf],
+) -> Result<Option<Original>, CatalogError> {
+    let roots: Vec<PathBuf> = catalog
+        .roots()?
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    Ok(files.iter().find_map(|path| read_inside(path, &roots)))
 }
 
 /// The file at `path` if it is a regular file whose real path lies inside one of `roots`.

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use trove_models::demo::DEMO_MODEL;
 use trove_models::{
     missing_files, Family, ModelConfig, Preprocessor, MODEL_FILES, SENTENCEPIECE_FILE,
@@ -76,14 +75,13 @@ pub enum ModelStoreError {
 }
 
 /// One installed model, as `trove model list` shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InstalledModel {
     /// Repository id (`owner/name`).
     pub id: String,
     /// Its folder.
     pub dir: PathBuf,
     /// CLIP or SigLIP, when the folder is complete and valid.
-    #[serde(serialize_with = "family_word")]
     pub family: Option<Family>,
     /// Embedding width.
     pub dim: Option<usize>,
@@ -299,13 +297,6 @@ pub fn install_demo(dir: &Path) -> std::io::Result<()> {
         write_atomic(&path, bytes, options)?;
     }
     Ok(())
-}
-
-fn family_word<S: serde::Serializer>(family: &Option<Family>, s: S) -> Result<S::Ok, S::Error> {
-    match family {
-        Some(f) => s.serialize_str(f.as_str()),
-        None => s.serialize_none(),
-    }
 }
 
 #[cfg(test)]

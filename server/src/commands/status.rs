@@ -4,12 +4,12 @@
 use std::io::Write;
 
 use app::format::count;
-use app::types::{CrawlProgress, LibraryState, LibraryStatus, SCHEMA};
+use app::types::LibraryState;
 use trove_engine::catalog::Catalog;
 use trove_engine::DataPaths;
 
-use crate::services::catalog_status;
-use crate::settings::{Settings, DEMO_MODEL};
+use crate::services::{blank_status, catalog_status};
+use crate::settings::Settings;
 
 /// Skipped files listed in the text output (all of them with --json).
 const SHOWN_SKIPS: usize = 20;
@@ -17,20 +17,8 @@ const SHOWN_SKIPS: usize = 20;
 /// Prints the catalog's status.
 pub fn run(settings: &Settings, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let paths = DataPaths::new(&settings.data_dir);
-    let mut status = LibraryStatus {
-        schema: SCHEMA,
-        // The command reads the catalog without loading the model: nothing is opening.
-        state: LibraryState::Ready,
-        error: None,
-        model: settings.model.clone(),
-        demo_model: settings.model == DEMO_MODEL,
-        roots: Vec::new(),
-        counts: Default::default(),
-        crawl: CrawlProgress::default(),
-        crawl_error: None,
-        last_crawl: None,
-        skipped: Vec::new(),
-    };
+    // The command reads the catalog without loading the model: nothing is opening.
+    let mut status = blank_status(settings.model.clone(), LibraryState::Ready);
     let catalog_exists = paths.catalog.is_file();
     if catalog_exists {
         let catalog = Catalog::open(&paths.catalog)?;

@@ -234,22 +234,12 @@ impl Trove {
                 None,
             ),
         };
-        let model = self.active_model();
-        let mut status = LibraryStatus {
-            schema: app::types::SCHEMA,
-            state,
-            error,
-            demo_model: model == DEMO_MODEL,
-            model,
-            roots: Vec::new(),
-            counts: Default::default(),
-            crawl: wire::progress(&self.crawler.progress()),
-            crawl_error: match self.crawler.last() {
-                Some(LastCrawl::Failed(e)) => Some(trove_engine::error_chain(&*e)),
-                Some(LastCrawl::Finished(_)) | None => None,
-            },
-            last_crawl: None,
-            skipped: Vec::new(),
+        let mut status = blank_status(self.active_model(), state);
+        status.error = error;
+        status.crawl = wire::progress(&self.crawler.progress());
+        status.crawl_error = match self.crawler.last() {
+            Some(LastCrawl::Failed(e)) => Some(trove_engine::error_chain(&*e)),
+            Some(LastCrawl::Finished(_)) | None => None,
         };
         if self.paths.catalog.is_file() {
             let model_id = engine.map(|e| e.model_id);
@@ -262,6 +252,23 @@ impl Trove {
             }
         }
         status
+    }
+}
+
+/// A status for `model` in `state` with nothing known yet of the catalog or a crawl.
+pub fn blank_status(model: String, state: LibraryState) -> LibraryStatus {
+    LibraryStatus {
+        schema: app::types::SCHEMA,
+        state,
+        error: None,
+        demo_model: model == DEMO_MODEL,
+        model,
+        roots: Vec::new(),
+        counts: Default::default(),
+        crawl: Default::default(),
+        crawl_error: None,
+        last_crawl: None,
+        skipped: Vec::new(),
     }
 }
 

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 use super::error::{bad_request, blocking, error_response, json};
 use super::search::image_id;
 use super::AppState;
+use crate::services::{ServiceError, Trove};
+
+/// Image bytes and their MIME type, when the image exists.
+type Found = Option<(Vec<u8>, &'static str)>;
 
 /// Image bytes with their type and caching header, 404 when there are none.
-fn image(
-    found: Result<Option<(Vec<u8>, &'static str)>, AppError>,
-    cache: &'static str,
-) -> Response {
+fn image(found: Result<Found, AppError>, cache: &'static str) -> Response {
     match found {
         Ok(Some((bytes, mime))) => (
             [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache)],
@@ -27,43 +28,42 @@ fn image(
     }
 }
 
-/// The grid thumbnail of an image (made again from the original if it went missing).
-pub async fn thumb(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match image_id(&id) {
+/// Image bytes found by `read` for the id in the URL, with `cache` as the caching header.
+async fn by_id(
+    state: &AppState,
+    raw_id: &str,
+    cache: &'static str,
+    read: fn(&Trove, i64) -> Result<Found, ServiceError>,
+) -> Response {
+    let id = match image_id(raw_id) {
         Ok(id) => id,
         Err(r) => return *r,
     };
-    let found = blocking(&state.trove, move |t| {
+    image(blocking(&state.trove, move |t| read(t, id)).await, cache)
+}
+
+/// The grid thumbnail of an image (made again from the original if it went missing).
+pub async fn thumb(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    by_id(&state, &id, "public, max-age=86400", |t, id| {
         Ok(t.thumbnail(id)?.map(|b| (b, "image/jpeg")))
     })
-    .await;
-    image(found, "public, max-age=86400")
+    .await
 }
 
 /// The lightbox preview of an image (about 1280 px).
 pub async fn preview(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match image_id(&id) {
-        Ok(id) => id,
-        Err(r) => return *r,
-    };
-    let found = blocking(&state.trove, move |t| {
+    by_id(&state, &id, "public, max-age=86400", |t, id| {
         Ok(t.preview(id)?.map(|b| (b, "image/jpeg")))
     })
-    .await;
-    image(found, "public, max-age=86400")
+    .await
 }
 
 /// The original file of an image.
 pub async fn original(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match image_id(&id) {
-        Ok(id) => id,
-        Err(r) => return *r,
-    };
-    let found = blocking(&state.trove, move |t| {
+    by_id(&state, &id, "private, max-age=3600", |t, id| {
         Ok(t.original(id)?.map(|o| (o.bytes, o.mime)))
     })
-    .await;
-    image(found, "private, max-age=3600")
+    .await
 }
 
 /// What the catalog knows of one image.

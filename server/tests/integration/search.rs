@@ -238,6 +238,26 @@ fn an_uploaded_image_finds_its_twin_and_mixes_with_text_and_other_images() {
         "and its results, server-rendered"
     );
 
+    // A hostile "image" whose bytes are markup: the failed-upload page quotes the file's start,
+    // escaped, never as markup.
+    let mut hostile = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"<b>x.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    hostile.extend_from_slice(b"<script>alert(1)</script>");
+    hostile.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = request_with(
+        addr,
+        "POST",
+        "/search/upload",
+        &[("Content-Type", &content_type)],
+        &hostile,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("id=upload-error"), "{}", r.body);
+    assert!(r.body.contains("&lt;script&gt;"), "{}", r.body);
+    assert!(!r.body.contains("<script>"), "{}", r.body);
+
     // Mixed: text with an image, weighted; a negative image.
     let twin = top["id"].as_i64().expect("id");
     for path in [

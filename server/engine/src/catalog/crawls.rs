@@ -1,14 +1,12 @@
 //! The crawl log: one row per crawl, with its state and final counts.
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use super::codec::{now, to_i64, to_u64};
 use super::{Catalog, Result};
 
 /// Where a crawl stands, as the catalog records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrawlState {
     /// In progress.
     Running,
@@ -71,7 +69,7 @@ impl rusqlite::types::FromSql for CrawlState {
 }
 
 /// A crawl's final counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CrawlCounts {
     /// Image files seen.
     pub files_seen: u64,
@@ -84,7 +82,7 @@ pub struct CrawlCounts {
 }
 
 /// A crawl as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrawlRecord {
     /// Row id.
     pub id: i64,
@@ -95,7 +93,6 @@ pub struct CrawlRecord {
     /// Unix seconds, once ended.
     pub finished_at: Option<i64>,
     /// Its counts (final once ended).
-    #[serde(flatten)]
     pub counts: CrawlCounts,
     /// The error, for a failed crawl.
     pub message: Option<String>,

@@ -5,14 +5,12 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value;
-use serde::Serialize;
 
 use super::codec::folder_prefix;
 use super::{Catalog, Result};
 
 /// How results are ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
     /// Most similar first.
     #[default]

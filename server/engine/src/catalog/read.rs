@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use super::codec::{bytes_path, bytes_vector, hash_of, to_i64, to_u64};
 use super::{Catalog, CatalogError, Result};
@@ -28,7 +27,7 @@ pub struct KnownFile {
 }
 
 /// What the catalog knows of an image, for results and the lightbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImageDetail {
     /// Image id.
     pub id: i64,
@@ -37,12 +36,11 @@ pub struct ImageDetail {
     /// How many files have this content.
     pub copies: u64,
     /// Its facts.
-    #[serde(flatten)]
     pub facts: ImageFacts,
 }
 
 /// A skipped file, as the status lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedFile {
     /// The path (lossy for names that are not UTF-8).
     pub path: String,
@@ -51,7 +49,7 @@ pub struct SkippedFile {
 }
 
 /// Counts for the status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Files in the catalog.
     pub files: u64,

@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::bounded;
-use serde::Serialize;
 use trove_models::{Embedder, Pixels};
 
 pub use progress::{Progress, ProgressSnapshot};
@@ -93,7 +92,7 @@ pub enum CrawlError {
 }
 
 /// How a crawl ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CrawlSummary {
     /// The crawl's row id.
     pub crawl_id: i64,

@@ -5,8 +5,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde::Serialize;
-
 /// Live counters of a crawl, shared with the progress display and the status API.
 #[derive(Debug)]
 pub struct Progress {
@@ -51,7 +49,7 @@ impl Default for Progress {
 }
 
 /// A copy of the counters with rates, for display.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProgressSnapshot {
     /// Whether a crawl is running.
     pub running: bool,

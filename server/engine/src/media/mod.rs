@@ -20,13 +20,11 @@ pub mod turbo;
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
-use serde::Serialize;
 
 /// What decoding learnt about an image: the catalog's `images` row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageFacts {
     /// BLAKE3 of the file's bytes.
-    #[serde(skip)]
     pub hash: [u8; 32],
     /// Container format, lower case.
     pub format: String,

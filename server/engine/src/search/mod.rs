@@ -13,8 +13,6 @@ mod query;
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-
 pub use query::{cutoff, query_vector, split_negatives, validate, DEMO_TEXT_CUTOFF};
 
 use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, Sort};
@@ -87,7 +85,7 @@ impl Query {
 }
 
 /// One result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     /// Image id.
     pub id: i64,
@@ -96,7 +94,7 @@ pub struct Hit {
 }
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     /// The results, best first.
     pub hits: Vec<Hit>,
