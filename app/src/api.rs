@@ -15,7 +15,7 @@ use crate::types::{
 pub async fn get_server_info() -> Result<ServerInfo, AppError> {
     with_status(async move {
         let services = crate::ssr::services()?;
-        Ok(services.info())
+        Ok(crate::ssr::for_viewer(&services, services.info()))
     })
     .await
 }
@@ -25,7 +25,9 @@ pub async fn get_server_info() -> Result<ServerInfo, AppError> {
 pub async fn get_library_status() -> Result<LibraryStatus, AppError> {
     with_status(async move {
         let services = crate::ssr::services()?;
-        tokio_blocking(move || Ok(services.status())).await
+        let handle = services.clone();
+        let status = tokio_blocking(move || Ok(handle.status())).await?;
+        Ok(crate::ssr::for_viewer(&services, status))
     })
     .await
 }
@@ -35,7 +37,9 @@ pub async fn get_library_status() -> Result<LibraryStatus, AppError> {
 pub async fn search_images(request: SearchRequest) -> Result<SearchPage, AppError> {
     with_status(async move {
         let services = crate::ssr::services()?;
-        tokio_blocking(move || services.search(request)).await
+        let handle = services.clone();
+        let page = tokio_blocking(move || handle.search(request)).await?;
+        Ok(crate::ssr::for_viewer(&services, page))
     })
     .await
 }
@@ -110,7 +114,9 @@ pub async fn stop_crawl() -> Result<(), AppError> {
 pub async fn get_libraries() -> Result<LibraryList, AppError> {
     with_status(async move {
         let services = crate::ssr::services()?;
-        tokio_blocking(move || services.libraries()).await
+        let handle = services.clone();
+        let list = tokio_blocking(move || handle.libraries()).await?;
+        Ok(crate::ssr::for_viewer(&services, list))
     })
     .await
 }

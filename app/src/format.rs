@@ -1,4 +1,5 @@
-//! Numbers as people write them, the same in the page, the lightbox and the command line.
+//! Numbers as people write them (the same in the page, the lightbox and the command line), and
+//! text made safe for HTML.
 
 /// Human-readable bytes: `999 bytes`, `1.5 KB`, `3.2 MB` (decimal units, as disks are sold).
 pub fn human_bytes(bytes: u64) -> String {
@@ -22,6 +23,22 @@ pub fn count(n: u64, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
+}
+
+/// Text made safe to put between HTML tags or in a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

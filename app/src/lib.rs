@@ -10,6 +10,7 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod pages;
+pub mod redact;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod types;
@@ -32,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 // Applies a saved theme before the first paint, so a dark page never flashes white.
-                <script>{components::theme::EARLY_THEME_SCRIPT}</script>
+                <script nonce=leptos::nonce::use_nonce()>{components::theme::EARLY_THEME_SCRIPT}</script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -44,6 +45,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The document title for a page's own title (which may be a search query, so request data).
+///
+/// On the server, leptos_meta writes the title into `<title>` as it is, without escaping, so it
+/// is escaped here; in the browser it becomes `document.title`, which is plain text.
+fn title_text(page: String) -> String {
+    let title = if page.is_empty() {
+        "Trove".to_owned()
+    } else {
+        format!("{page} · Trove")
+    };
+    if cfg!(feature = "ssr") {
+        format::escape_html(&title)
+    } else {
+        title
+    }
+}
+
 /// The application: routes and the page chrome shared by every page.
 #[component]
 pub fn App() -> impl IntoView {
@@ -51,7 +69,7 @@ pub fn App() -> impl IntoView {
     view! {
         // cargo-leptos writes the compiled stylesheet to /pkg/<output-name>.css.
         <Stylesheet id="leptos" href="/pkg/trove.css"/>
-        <Title formatter=|page: String| if page.is_empty() { "Trove".to_owned() } else { format!("{page} · Trove") }/>
+        <Title formatter=title_text/>
         <Router>
             <components::header::Header/>
             <components::drop::PageInput/>

@@ -32,6 +32,9 @@ pub trait Backend: Send + Sync + 'static {
     fn remove_library(&self, path: &str) -> Result<String, AppError>;
     /// The model in use and the installed ones (blocking: reads the models folder).
     fn models(&self) -> Result<ModelList, AppError>;
+    /// Whether `viewer` may see absolute paths and GPS positions (admins always; guests when the
+    /// server allows it).
+    fn shows_paths_to(&self, viewer: Viewer) -> bool;
     /// Switches to another installed model (blocking: loads it, stops the crawl, then crawls
     /// so every image gets the new model's embedding); the answer says what happened.
     fn select_model(&self, model: &str) -> Result<String, AppError>;
@@ -60,6 +63,16 @@ impl std::ops::Deref for Services {
     fn deref(&self) -> &Self::Target {
         self.0.as_ref()
     }
+}
+
+/// `value` as the current request's viewer may see it (paths and positions hidden from guests
+/// unless the server allows them). Call it on the async side: the viewer comes from the
+/// request's context.
+pub fn for_viewer<T: crate::redact::HidePaths>(services: &Services, mut value: T) -> T {
+    if !services.shows_paths_to(viewer()) {
+        value.hide_paths();
+    }
+    value
 }
 
 /// The services handle from context; an internal error if the server forgot to provide it.

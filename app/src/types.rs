@@ -171,7 +171,7 @@ pub enum LibraryState {
 }
 
 /// The library's state: `GET /api/status`, the home page's panel, `trove status --json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LibraryStatus {
     /// [`SCHEMA`].
     #[serde(default = "schema")]
@@ -267,7 +267,7 @@ pub struct UploadPage {
 }
 
 /// What the catalog knows of one image: `GET /api/images/<id>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageInfo {
     /// [`SCHEMA`].
     #[serde(default = "schema")]

@@ -19,6 +19,9 @@ Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
     device = \"auto\"
     addr = \"127.0.0.1:3000\"
     lan = false      # true: serve the whole network (like trove serve --lan)
+    allowed_hosts = [\"photos.example.org\"]  # names a proxy forwards (see --allowed-host)
+    loopback_admin = true     # false: this machine needs the token too (behind a proxy)
+    guests_see_paths = false  # true: guests see folders, paths and GPS positions
 
 TROVE_LIBRARY takes several folders separated like PATH (':' on Unix, ';' on Windows).
 With no command, trove serves the web UI.";
@@ -64,6 +67,11 @@ pub struct GlobalArgs {
     /// A TOML configuration file (see below).
     #[arg(long, env = "TROVE_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+
+    /// Allow the whole disk (`/`) or the home folder itself as a library folder, which is
+    /// refused otherwise (it would index every icon, cache and download).
+    #[arg(long, env = "TROVE_ALLOW_BROAD_LIBRARY", global = true)]
+    pub allow_broad_library: bool,
 }
 
 impl GlobalArgs {
@@ -75,6 +83,7 @@ impl GlobalArgs {
             model: self.model.clone(),
             device: self.device,
             config: self.config.clone(),
+            allow_broad_library: self.allow_broad_library,
         }
     }
 }
@@ -106,6 +115,12 @@ pub enum Command {
     },
     /// Images that look like an indexed image (its id) or any image file.
     Similar(SimilarArgs),
+    /// Print the admin link's token (made on first use), or replace it with `--rotate`.
+    AdminToken {
+        /// Make a new token: old admin links and cookies stop working.
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Generate Trove's captioned synthetic images (the demo library and the demo model's
     /// training data): PNGs or raw pixels, plus captions.jsonl.
     Synth(SynthArgs),
@@ -276,6 +291,24 @@ pub struct ServeArgs {
     /// can search and view; crawls need this machine or the admin token printed at start.
     #[arg(long, env = "TROVE_LAN")]
     pub lan: bool,
+    /// A host name the server answers to besides its addresses, `localhost` and this machine's
+    /// name (e.g. the name a reverse proxy forwards); repeat for several. Requests for any other
+    /// name are refused, so a web page cannot reach Trove by re-pointing its own name (DNS
+    /// rebinding).
+    #[arg(
+        long = "allowed-host",
+        env = "TROVE_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Do not treat requests from this machine as the admin's: needed behind a reverse proxy or
+    /// tunnel on this machine, which makes every client look local. The admin link still works.
+    #[arg(long, env = "TROVE_NO_LOOPBACK_ADMIN")]
+    pub no_loopback_admin: bool,
+    /// Show guests absolute paths, folders and GPS positions (by default they see file names).
+    #[arg(long, env = "TROVE_GUESTS_SEE_PATHS")]
+    pub guests_see_paths: bool,
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::search::similar(&engine, &args, &mut stdout().lock())?;
         }
         Command::Index(args) => commands::index::run(&settings, &args, &mut stdout().lock())?,
+        Command::AdminToken { rotate } => {
+            commands::admin::token(&settings, rotate, &mut stdout().lock())?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,6 +64,8 @@ pub struct Overrides {
     pub device: Option<DeviceChoice>,
     /// `--config`.
     pub config: Option<PathBuf>,
+    /// `--allow-broad-library`: the whole disk or the home folder may be a library.
+    pub allow_broad_library: bool,
 }
 
 /// Why the settings could not be resolved.
@@ -86,6 +88,14 @@ pub enum SettingsError {
         /// What is wrong, with line and column.
         #[source]
         source: Box<toml::de::Error>,
+    },
+    /// A library is the whole disk or the home folder, and that was not forced.
+    #[error("{} is {}; crawling all of it would index every icon, cache and download. Name the \
+             picture folders instead, or pass --allow-broad-library if you really mean it",
+            path.display(), broad_kind(path))]
+    BroadLibrary {
+        /// The folder.
+        path: PathBuf,
     },
     /// No data directory was given and the platform has no home directory to derive one from.
     #[error("no data directory: set --data-dir or TROVE_DATA_DIR (no home directory was found)")]
@@ -110,6 +120,14 @@ pub struct ConfigFile {
     /// See `trove serve --lan`.
     #[serde(default)]
     pub lan: bool,
+    /// See `trove serve --allowed-host`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// `false` is `trove serve --no-loopback-admin`.
+    pub loopback_admin: Option<bool>,
+    /// See `trove serve --guests-see-paths`.
+    #[serde(default)]
+    pub guests_see_paths: bool,
 }
 
 /// Everything a command needs to know about its configuration.
@@ -129,8 +147,34 @@ pub struct Settings {
     pub addr: Option<SocketAddr>,
     /// Serve the whole network, from the config file (`trove serve --lan` also turns it on).
     pub lan: bool,
+    /// Whether the whole disk or the home folder may be a library (`--allow-broad-library`).
+    pub allow_broad_library: bool,
+    /// Who may reach the server and how, from the config file (`trove serve` flags add to it).
+    pub network: Network,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// The server's network rules from the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Host names the server answers to beyond address literals, loopback names and the
+    /// machine's name (e.g. the name a reverse proxy forwards).
+    pub allowed_hosts: Vec<String>,
+    /// Whether a request from this machine is an admin without the token.
+    pub loopback_admin: bool,
+    /// Whether guests see absolute paths and GPS positions (off: file names only).
+    pub guests_see_paths: bool,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            allowed_hosts: Vec::new(),
+            loopback_admin: true,
+            guests_see_paths: false,
+        }
+    }
 }
 
 /// Where [`Settings::model`] came from.
@@ -212,6 +256,7 @@ impl Settings {
         } else {
             file.libraries.iter().map(|p| expand(p)).collect()
         };
+        check_breadth(&libraries, env.home.as_deref(), args.allow_broad_library)?;
         let saved = saved_model_choice(&data_dir);
         let chosen = match (args.model.clone(), saved, file.model) {
             (Some(model), ..) => Some((model, ModelSource::Chosen)),
@@ -239,8 +284,42 @@ impl Settings {
             device: args.device.or(file.device).unwrap_or_default(),
             addr: file.addr,
             lan: file.lan,
+            allow_broad_library: args.allow_broad_library,
+            network: Network {
+                allowed_hosts: file.allowed_hosts,
+                loopback_admin: file.loopback_admin.unwrap_or(true),
+                guests_see_paths: file.guests_see_paths,
+            },
             config_file,
         })
+    }
+}
+
+/// Whether `folder` (resolved) is too broad to be a library: the root of a file system, or the
+/// home folder itself.
+pub fn too_broad(folder: &Path, home: Option<&Path>) -> bool {
+    let real = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let home = home.map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.to_path_buf()));
+    real.parent().is_none() || home.is_some_and(|h| h == real)
+}
+
+fn broad_kind(path: &Path) -> &'static str {
+    if path.parent().is_none() {
+        "the whole disk"
+    } else {
+        "your whole home folder"
+    }
+}
+
+/// Refuses library folders that are [too broad](too_broad) unless `allowed`.
+pub fn check_breadth(
+    folders: &[PathBuf],
+    home: Option<&Path>,
+    allowed: bool,
+) -> Result<(), SettingsError> {
+    match folders.iter().find(|f| !allowed && too_broad(f, home)) {
+        Some(path) => Err(SettingsError::BroadLibrary { path: path.clone() }),
+        None => Ok(()),
     }
 }
 

@@ -1,14 +1,32 @@
-//! The files behind an image id: its original (a regular file inside a library root; a path
-//! never comes from a request), its grid thumbnail and its lightbox preview. Thumbnails and
+//! The files behind an image id: its original (a regular file inside a library root, still the
+//! file that was indexed; a path never comes from a request), its grid thumbnail and its
+//! lightbox preview. Thumbnails and
 //! previews are a cache, like the vector index: one that is missing or damaged is made again
 //! from the original when asked for, and says so in the log.
 
+use std::collections::HashMap;
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, IndexedFile};
+use crate::limiter::FifoLimiter;
 use crate::media::thumbs::{self, whole_jpeg, Thumbnails, GRID_HEIGHT, PREVIEW_SIDE};
 use crate::media::{decode, DecodeLimits};
 use crate::paths::DataPaths;
+
+/// An original file, opened and checked but not read: for serving as a stream.
+#[derive(Debug)]
+pub struct OpenOriginal {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The open file, at its start.
+    pub file: std::fs::File,
+    /// Its length.
+    pub len: u64,
+    /// Its MIME type, from its first bytes.
+    pub mime: &'static str,
+}
 
 /// An original file, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,14 +39,53 @@ pub struct Original {
     pub mime: &'static str,
 }
 
-/// The image files of one data directory.
+/// The image files of one data directory. Clones share who is making what.
 #[derive(Debug, Clone)]
 pub struct ImageFiles {
     thumbs: Thumbnails,
+    makers: Arc<Makers>,
+}
+
+/// How many thumbnails or previews are made from originals at once, whoever asks: each decode
+/// of a large photo takes a core and up to a few hundred MB.
+pub const MAKERS: usize = 2;
+
+/// Thumbnails and previews being made from originals: at most one per image and size at a time
+/// (a second request for it waits for the first, then reads what it made), and at most
+/// [`MAKERS`] at once.
+#[derive(Debug, Default)]
+struct Makers {
+    busy: Mutex<HashMap<(i64, Size), Arc<Mutex<()>>>>,
+    pool: FifoLimiter,
+}
+
+impl Makers {
+    /// The lock of one image's size, shared by everyone asking for it now.
+    fn lock_of(&self, key: (i64, Size)) -> Arc<Mutex<()>> {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        busy.entry(key).or_default().clone()
+    }
+
+    /// Forgets the lock of `key` when nobody else holds or waits for it.
+    fn release(&self, key: (i64, Size), lock: Arc<Mutex<()>>) {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and ours: nobody else.
+        if Arc::strong_count(&lock) <= 2 {
+            busy.remove(&key);
+        }
+    }
+
+    /// How many images are being made or waited for now.
+    fn pending(&self) -> usize {
+        self.busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
 }
 
 /// Which cached size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Size {
     Grid,
     Preview,
@@ -39,7 +96,13 @@ impl ImageFiles {
     pub fn new(paths: &DataPaths) -> Self {
         ImageFiles {
             thumbs: Thumbnails::new(&paths.thumbs),
+            makers: Arc::default(),
         }
+    }
+
+    /// Images whose thumbnail or preview is being made now (or waited for).
+    pub fn making(&self) -> usize {
+        self.makers.pending()
     }
 
     /// The grid thumbnail of image `id` (JPEG), made again from the original if it is missing
@@ -67,60 +130,120 @@ impl ImageFiles {
             Size::Grid => self.thumbs.grid_path(&hash),
             Size::Preview => self.thumbs.preview_path(&hash),
         };
-        match std::fs::read(&path) {
-            Ok(bytes) if whole_jpeg(&bytes) => return Ok(Some(bytes)),
-            Ok(_) => {
-                tracing::warn!(id, path = %path.display(), "a damaged thumbnail is made again")
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if size == Size::Grid {
-                    tracing::info!(id, "a missing grid thumbnail is made again");
+        if let Some(bytes) = read_cached(id, &path, size) {
+            return Ok(Some(bytes));
+        }
+        let key = (id, size);
+        let lock = self.makers.lock_of(key);
+        let made = {
+            let _only_one = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            // Whoever held the lock before may have made it.
+            match std::fs::read(&path) {
+                Ok(bytes) if whole_jpeg(&bytes) => Ok(Some(bytes)),
+                _ => {
+                    let _turn = self.makers.pool.enter(|| MAKERS);
+                    first_inside_roots(catalog, &files)
+                        .map(|original| original.and_then(|o| make(&o, &path, size)))
                 }
             }
-            Err(e) => tracing::warn!(id, error = %e, "an unreadable thumbnail is made again"),
-        }
-        let Some(original) = first_inside_roots(catalog, &files)? else {
-            return Ok(None);
         };
-        Ok(make(&original, &path, size))
+        self.makers.release(key, lock);
+        made
     }
 
-    /// The bytes of one of image `id`'s files, with its MIME type. Only a regular file inside
-    /// a library root is ever read: the path comes from the catalog, is resolved, and checked.
-    pub fn original(&self, catalog: &Catalog, id: i64) -> Result<Option<Original>, CatalogError> {
-        match catalog.files_of(id)? {
-            Some((_, files)) => first_inside_roots(catalog, &files),
-            None => Ok(None),
-        }
+    /// One of image `id`'s files, opened, with its MIME type. Only a regular file inside a
+    /// library root is ever opened (the path comes from the catalog, is resolved, and checked),
+    /// and only while its size and modification time are still those the crawl indexed: a
+    /// file replaced since is not served as this image.
+    pub fn original(
+        &self,
+        catalog: &Catalog,
+        id: i64,
+    ) -> Result<Option<OpenOriginal>, CatalogError> {
+        let Some((_, files)) = catalog.files_of(id)? else {
+            return Ok(None);
+        };
+        let roots = real_roots(catalog)?;
+        Ok(files.iter().find_map(|f| open_inside(f, &roots)))
     }
 }
 
-/// The first of `files` that can be read and is a regular file inside a library root.
-fn first_inside_roots(
-    catalog: &Catalog,
-    files: &[PathBuf],
-) -> Result<Option<Original>, CatalogError> {
-    let roots: Vec<PathBuf> = catalog
+/// The cached file at `path` when it is a whole JPEG; says in the log why it is made again
+/// otherwise.
+fn read_cached(id: i64, path: &Path, size: Size) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) if whole_jpeg(&bytes) => return Some(bytes),
+        Ok(_) => tracing::warn!(id, path = %path.display(), "a damaged thumbnail is made again"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if size == Size::Grid {
+                tracing::info!(id, "a missing grid thumbnail is made again");
+            }
+        }
+        Err(e) => tracing::warn!(id, error = %e, "an unreadable thumbnail is made again"),
+    }
+    None
+}
+
+/// The library roots, resolved.
+fn real_roots(catalog: &Catalog) -> Result<Vec<PathBuf>, CatalogError> {
+    Ok(catalog
         .roots()?
         .iter()
         .filter_map(|r| std::fs::canonicalize(r).ok())
-        .collect();
-    Ok(files.iter().find_map(|path| read_inside(path, &roots)))
+        .collect())
 }
 
-/// The file at `path` if it is a regular file whose real path lies inside one of `roots`.
-fn read_inside(path: &Path, roots: &[PathBuf]) -> Option<Original> {
+/// The first of `files` that can be read, is a regular file inside a library root, and is
+/// unchanged since it was indexed.
+fn first_inside_roots(
+    catalog: &Catalog,
+    files: &[IndexedFile],
+) -> Result<Option<Original>, CatalogError> {
+    let roots = real_roots(catalog)?;
+    Ok(files.iter().find_map(|f| {
+        let mut open = open_inside(f, &roots)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(open.len).unwrap_or(0));
+        open.file.read_to_end(&mut bytes).ok()?;
+        Some(Original {
+            path: open.path,
+            bytes,
+            mime: open.mime,
+        })
+    }))
+}
+
+/// The file if it is a regular file whose real path lies inside one of `roots`, and the same
+/// size and modification time as when it was indexed (checked on the opened file, so a swap
+/// between the check and the read is not served).
+fn open_inside(indexed: &IndexedFile, roots: &[PathBuf]) -> Option<OpenOriginal> {
+    let path = &indexed.path;
     let real = std::fs::canonicalize(path).ok()?;
     let inside = roots.iter().any(|r| real.starts_with(r));
     let regular = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
     if !(inside && regular) {
         return None;
     }
-    let bytes = std::fs::read(&real).ok()?;
-    Some(Original {
-        mime: mime_of(&bytes),
+    let mut file = std::fs::File::open(&real).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || !indexed.unchanged(&meta) {
+        tracing::info!(path = %real.display(), "the file changed since it was indexed; it is not served until the next crawl reads it again");
+        return None;
+    }
+    let mut head = [0u8; 32];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    file.rewind().ok()?;
+    Some(OpenOriginal {
+        mime: mime_of(&head[..n]),
         path: real,
-        bytes,
+        file,
+        len: meta.len(),
     })
 }
 

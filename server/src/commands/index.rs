@@ -44,6 +44,8 @@ fn roots(settings: &Settings, args: &IndexArgs) -> anyhow::Result<Vec<PathBuf>> 
     if given.is_empty() {
         bail!("no folders to index: name them (`trove index ~/Pictures`) or configure libraries with --library or TROVE_LIBRARY");
     }
+    let home = crate::settings::Environment::from_process().home;
+    crate::settings::check_breadth(given, home.as_deref(), settings.allow_broad_library)?;
     given
         .iter()
         .map(|folder| {

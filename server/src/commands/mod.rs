@@ -1,6 +1,7 @@
 //! The command layer: what a person reads. Each command opens what it needs from the engine,
 //! runs, and prints text, or with `--json` the same wire type the HTTP API answers with.
 
+pub mod admin;
 pub mod index;
 pub mod model;
 pub mod search;

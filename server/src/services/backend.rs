@@ -43,6 +43,10 @@ impl app::ssr::Backend for Trove {
         Ok(Trove::select_model(self, model)?)
     }
 
+    fn shows_paths_to(&self, viewer: app::types::Viewer) -> bool {
+        Trove::shows_paths_to(self, viewer)
+    }
+
     fn info(&self) -> ServerInfo {
         ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -109,6 +109,9 @@ pub enum FolderError {
     /// Inside the data directory.
     #[error("{0} is inside Trove's own data folder")]
     InsideData(String),
+    /// The whole disk or the home folder (allowed only from the command line).
+    #[error("{0} is too broad to be a library (it would index every icon, cache and download): add the picture folders inside it instead")]
+    TooBroad(String),
     /// Already a library.
     #[error("{0} is already a library")]
     Known(String),
@@ -129,6 +132,11 @@ pub enum ModelChoiceError {
     /// No model named.
     #[error("choose a model")]
     Empty,
+    /// Not the id of an installed model (a folder path, say: only the command line takes those).
+    #[error(
+        "{0:?} is not an installed model; install it on the server with `trove model pull <id>`"
+    )]
+    NotOffered(String),
     /// Not installed, or not a valid id.
     #[error(transparent)]
     NotInstalled(Box<ModelStoreError>),
@@ -206,12 +214,14 @@ impl From<ServiceError> for AppError {
                 | FolderError::NotAFolder(_)
                 | FolderError::Unreadable { .. }
                 | FolderError::InsideData(_)
+                | FolderError::TooBroad(_)
                 | FolderError::Known(_)
                 | FolderError::Unknown(_) => AppError::BadRequest(words),
                 FolderError::Configured(_) | FolderError::CrawlRunning => AppError::Conflict(words),
             },
             ServiceError::Model(m) => match m {
                 ModelChoiceError::Empty
+                | ModelChoiceError::NotOffered(_)
                 | ModelChoiceError::NotInstalled(_)
                 | ModelChoiceError::Broken { .. }
                 | ModelChoiceError::Unusable { .. } => AppError::BadRequest(words),

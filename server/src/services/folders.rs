@@ -60,7 +60,8 @@ impl Trove {
     }
 
     /// The real path of a folder that may become a library: absolute, existing, readable, not
-    /// inside the data directory.
+    /// inside the data directory, not the whole disk or the home folder (only the command line
+    /// can add those).
     fn checked_new_folder(&self, path: &str) -> Result<PathBuf, FolderError> {
         let raw = PathBuf::from(path);
         if path.is_empty() || !raw.is_absolute() {
@@ -72,6 +73,10 @@ impl Trove {
         })?;
         if !real.is_dir() {
             return Err(FolderError::NotAFolder(path.to_owned()));
+        }
+        let home = crate::settings::Environment::from_process().home;
+        if crate::settings::too_broad(&real, home.as_deref()) {
+            return Err(FolderError::TooBroad(path.to_owned()));
         }
         std::fs::read_dir(&real).map_err(|source| FolderError::Unreadable {
             path: path.to_owned(),

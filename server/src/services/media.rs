@@ -2,15 +2,11 @@
 //! preview (a cache, made again from the original when missing), and the original itself.
 
 use app::types::ImageInfo;
-use trove_engine::images::{ImageFiles, Original};
+use trove_engine::images::OpenOriginal;
 
 use super::{wire, ServiceError, Trove};
 
 impl Trove {
-    fn files(&self) -> ImageFiles {
-        ImageFiles::new(&self.paths)
-    }
-
     /// What the catalog knows of an image (blocking).
     pub fn image(&self, id: i64) -> Result<Option<ImageInfo>, ServiceError> {
         let catalog = self.readers.get()?;
@@ -20,18 +16,18 @@ impl Trove {
     /// The grid thumbnail's bytes (blocking).
     pub fn thumbnail(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
         let catalog = self.readers.get()?;
-        Ok(self.files().thumbnail(&catalog, id)?)
+        Ok(self.files.thumbnail(&catalog, id)?)
     }
 
     /// The lightbox preview (about 1280 px) of an image (blocking).
     pub fn preview(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
         let catalog = self.readers.get()?;
-        Ok(self.files().preview(&catalog, id)?)
+        Ok(self.files.preview(&catalog, id)?)
     }
 
-    /// The original file (blocking).
-    pub fn original(&self, id: i64) -> Result<Option<Original>, ServiceError> {
+    /// The original file, opened for streaming (blocking).
+    pub fn original(&self, id: i64) -> Result<Option<OpenOriginal>, ServiceError> {
         let catalog = self.readers.get()?;
-        Ok(self.files().original(&catalog, id)?)
+        Ok(self.files.original(&catalog, id)?)
     }
 }

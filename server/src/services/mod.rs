@@ -68,6 +68,8 @@ pub struct Trove {
     switching: AtomicBool,
     /// Queries and uploads being embedded and searched (see [`search_limit`]).
     limiter: FifoLimiter,
+    /// Image files by id; shared, so that a preview is made once however many ask.
+    files: trove_engine::images::ImageFiles,
     /// Catalog connections for reads.
     readers: Readers,
     engine: RwLock<Opening>,
@@ -81,6 +83,7 @@ impl Trove {
     pub fn open(settings: Settings) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
         let paths = DataPaths::new(&settings.data_dir);
+        let files = trove_engine::images::ImageFiles::new(&paths);
         Ok(Trove {
             readers: Readers::new(paths.catalog.clone()),
             paths,
@@ -90,6 +93,7 @@ impl Trove {
             }),
             switching: AtomicBool::new(false),
             limiter: FifoLimiter::default(),
+            files,
             settings,
             engine: RwLock::new(Opening::Loading),
             crawler: CrawlController::default(),
@@ -163,6 +167,24 @@ impl Trove {
             model_source: active.source,
             ..self.settings.clone()
         }
+    }
+
+    /// Whether `viewer` sees absolute paths and GPS positions: admins do, guests only when the
+    /// server's owner allowed it (`guests_see_paths`).
+    pub fn shows_paths_to(&self, viewer: app::types::Viewer) -> bool {
+        viewer.admin || self.settings.network.guests_see_paths
+    }
+
+    /// `value` as `viewer` may see it.
+    pub fn for_viewer<T: app::redact::HidePaths>(
+        &self,
+        viewer: app::types::Viewer,
+        mut value: T,
+    ) -> T {
+        if !self.shows_paths_to(viewer) {
+            value.hide_paths();
+        }
+        value
     }
 
     /// Starts a crawl of the libraries.

@@ -112,6 +112,14 @@ impl Trove {
         if self.active_model() == model {
             return Ok(format!("{model} is already in use"));
         }
+        // Only an installed model's id is taken from the web, never a folder path.
+        let store = ModelStore::new(&self.settings.data_dir);
+        let installed = store
+            .list()
+            .map_err(|e| ModelChoiceError::List(Box::new(e)))?;
+        if model != DEMO_MODEL && !installed.iter().any(|m| m.id == model) {
+            return Err(ModelChoiceError::NotOffered(model.to_owned()).into());
+        }
         if self.switching.swap(true, Ordering::SeqCst) {
             return Err(ModelChoiceError::Busy.into());
         }

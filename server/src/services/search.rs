@@ -17,6 +17,10 @@ use super::{search_limit, wire, Trove};
 /// Largest image accepted for search by image.
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
+/// Largest upload in pixels: well below the crawl's limit, since anyone on the network may
+/// upload (a 40 MP photo decodes in well under a second, and no phone takes larger ones).
+pub const MAX_UPLOAD_PIXELS: u64 = 40_000_000;
+
 /// A page of results for `query`, with the catalog's facts: what every caller gets.
 pub fn query_page(
     engine: &Engine,
@@ -111,7 +115,7 @@ impl Trove {
         }
         let limits = DecodeLimits {
             max_bytes: MAX_UPLOAD_BYTES as u64,
-            ..DecodeLimits::default()
+            max_pixels: MAX_UPLOAD_PIXELS,
         };
         let _pass = self.limiter.enter(search_limit);
         let embedded = engine.embed_image(bytes, limits).map_err(|e| match e {

@@ -56,9 +56,17 @@ fn accepted(message: &str) -> Response {
     (StatusCode::ACCEPTED, Json(done)).into_response()
 }
 
-/// `GET /api/libraries`: the library folders with their file counts.
-pub async fn api_libraries(State(state): State<AppState>) -> Response {
-    json(blocking(&state.trove, Trove::libraries).await)
+/// `GET /api/libraries`: the library folders with their file counts (names only for guests).
+pub async fn api_libraries(
+    State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
+) -> Response {
+    json(
+        blocking(&state.trove, move |t| {
+            Ok(t.for_viewer(viewer, t.libraries()?))
+        })
+        .await,
+    )
 }
 
 /// `{"path": "/abs/folder"}`, the body of the library add and remove routes.

@@ -3,9 +3,12 @@
 //! `/upload/<key>` for an uploaded image's preview, and `GET /api/images/<id>` for the facts.
 
 use app::error::AppError;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use app::ssr::Access;
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tokio_util::io::ReaderStream;
 
 use super::error::{bad_request, blocking, error_response, json};
 use super::search::image_id;
@@ -58,21 +61,50 @@ pub async fn preview(State(state): State<AppState>, Path(id): Path<String>) -> R
     .await
 }
 
-/// The original file of an image.
+/// The original file of an image, streamed from disk (never read whole into memory), while it
+/// is still the file that was indexed.
 pub async fn original(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    by_id(&state, &id, "private, max-age=3600", |t, id| {
-        Ok(t.original(id)?.map(|o| (o.bytes, o.mime)))
-    })
-    .await
-}
-
-/// What the catalog knows of one image.
-pub async fn api_image(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let id = match image_id(&id) {
         Ok(id) => id,
         Err(r) => return *r,
     };
-    let found = blocking(&state.trove, move |t| t.image(id)).await;
+    match blocking(&state.trove, move |t| t.original(id)).await {
+        Ok(Some(open)) => {
+            let file = tokio::fs::File::from_std(open.file);
+            let body = Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024));
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(open.mime));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(open.len));
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            );
+            response
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "no such image, or its file changed since it was indexed",
+        )
+            .into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// What the catalog knows of one image (as the viewer may see it).
+pub async fn api_image(
+    State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
+    Path(id): Path<String>,
+) -> Response {
+    let id = match image_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    let found = blocking(&state.trove, move |t| {
+        Ok(t.image(id)?.map(|info| t.for_viewer(viewer, info)))
+    })
+    .await;
     json(found.and_then(|info| info.ok_or_else(|| AppError::NotFound(format!("no image {id}")))))
 }
 

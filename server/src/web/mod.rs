@@ -5,6 +5,8 @@
 pub mod access;
 pub mod admin;
 pub mod error;
+pub mod guard;
+pub mod listen;
 pub mod media;
 pub mod pages;
 pub mod search;
@@ -17,6 +19,7 @@ use anyhow::Context as _;
 use app::ssr::Services;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -27,7 +30,7 @@ use crate::cli::ServeArgs;
 use crate::services::search::MAX_UPLOAD_BYTES;
 use crate::services::Trove;
 use crate::settings::Settings;
-use access::AdminToken;
+use access::{AdminToken, Gate};
 
 /// State shared by every route.
 #[derive(Clone)]
@@ -38,8 +41,12 @@ pub struct AppState {
     pub services: Services,
     /// The same services, for the JSON API.
     pub trove: Arc<Trove>,
-    /// Who is an admin.
-    pub token: AdminToken,
+    /// Who is an admin, and which requests are refused before anything else.
+    pub gate: Gate,
+    /// Turns for uploads ([`search::upload_turn`]).
+    pub uploads: Arc<tokio::sync::Semaphore>,
+    /// The status, computed once a second for every event stream ([`status::StatusFeed`]).
+    pub status: status::StatusFeed,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -52,6 +59,12 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
+    // Each page gets the services, and a Content-Security-Policy naming the nonce Leptos put
+    // on that page's inline scripts.
+    let context = move || {
+        provide_context(services.clone());
+        page_policy();
+    };
     Router::new()
         .route("/api/health", get(status::health))
         .route("/api/status", get(status::status))
@@ -61,11 +74,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", get(search::api_search))
         .route(
             "/api/search/image",
-            post(search::api_search_image).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 4096)),
+            post(search::api_search_image)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 4096))
+                .layer(from_fn_with_state(state.clone(), search::upload_turn)),
         )
         .route(
             "/search/upload",
-            post(search::form_upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024)),
+            post(search::form_upload)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024))
+                .layer(from_fn_with_state(state.clone(), search::upload_turn)),
         )
         .route("/api/similar/{id}", get(search::api_similar))
         .route("/api/images/{id}", get(media::api_image))
@@ -82,20 +99,31 @@ pub fn router(state: AppState) -> Router {
         .route("/image/{id}", get(media::original))
         .route("/admin", get(pages::admin_login))
         .route("/guest", get(pages::guest_preview))
-        .leptos_routes_with_context(&state, routes, move || provide_context(services.clone()), {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.token.clone(),
-            access::layer,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(axum::middleware::from_fn(listen::deadline))
+        .layer(from_fn_with_state(state.gate.clone(), access::layer))
         .with_state(state)
 }
 
+/// Sets the page's Content-Security-Policy from the nonce of the page being rendered.
+fn page_policy() {
+    let response = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), response) {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&guard::page_policy(&nonce)) {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
-pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let conf =
         leptos::config::get_configuration(None).context("reading the Leptos site options")?;
     let mut leptos_options = conf.leptos_options;
@@ -110,16 +138,35 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     leptos_options.site_addr = addr;
 
     let data_dir = settings.data_dir.clone();
+    let network = &mut settings.network;
+    network
+        .allowed_hosts
+        .extend(args.allowed_hosts.iter().cloned());
+    network.loopback_admin &= !args.no_loopback_admin;
+    network.guests_see_paths |= args.guests_see_paths;
+    let network = network.clone();
     let trove = Trove::open(settings)
         .with_context(|| format!("opening the data directory {}", data_dir.display()))?;
-    let token =
-        AdminToken::load_or_create(&data_dir).context("reading or making the admin token")?;
+    let token = AdminToken::load_or_create(&data_dir)?;
+    let gate = Gate {
+        token: token.clone(),
+        hosts: Arc::new(guard::HostNames::new(
+            guard::machine_name().as_deref(),
+            &network.allowed_hosts,
+        )),
+        loopback_admin: network.loopback_admin,
+    };
+    if !network.loopback_admin {
+        tracing::info!("loopback admin is off: this machine needs the admin link too");
+    }
     let trove = Arc::new(trove);
     let state = AppState {
         leptos_options,
         services: Services(trove.clone()),
         trove: trove.clone(),
-        token: token.clone(),
+        gate,
+        uploads: Arc::new(tokio::sync::Semaphore::new(search::UPLOADS_AT_ONCE)),
+        status: status::StatusFeed::start(trove.clone()),
     };
     // Loading the model and index (and the first crawl) happens off the async runtime; pages
     // are served meanwhile and report the library as loading.
@@ -139,18 +186,20 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         );
         let port = local.port();
         println!("trove: on your network: http://{host}:{port} (guests can search and view)");
-        println!(
-            "trove: admin link, keep it private: http://{host}:{port}/admin?token={}",
-            token.token()
-        );
+        // Only a person at a terminal sees the link: a log file or a service manager's
+        // journal may be read by others.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!(
+                "trove: admin link, keep it private: http://{host}:{port}/admin?token={}",
+                token.token()
+            );
+        } else {
+            println!("trove: for the admin link, run `trove admin-token` on this machine");
+        }
     }
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")
+    listen::serve(listener, router(state), shutdown_signal())
+        .await
+        .context("serving HTTP")
 }
 
 /// This machine's address on the network it would reach the internet through (no packet is

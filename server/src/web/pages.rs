@@ -10,22 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::access::{ADMIN_COOKIE, GUEST_COOKIE};
 use super::AppState;
-
-/// Text made safe to put between HTML tags or in a quoted attribute.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use app::format::escape_html;
 
 /// A small HTML page with `status`, a title and a body (already HTML).
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -57,7 +42,7 @@ pub async fn admin_login(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let token = q.get("token").map(String::as_str).unwrap_or_default();
-    if !state.token.accepts(token) {
+    if !state.gate.token.accepts(token) {
         return page(
             StatusCode::FORBIDDEN,
             "Not the admin link",

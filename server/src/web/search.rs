@@ -1,9 +1,14 @@
 //! Search over HTTP: `GET /api/search`, `GET /api/similar/<id>`, `POST /api/search/image`
 //! (an image as the body) and its no-JavaScript form `POST /search/upload`.
 
+use std::time::Duration;
+
+use app::ssr::Access;
 use app::types::{SearchPage, UploadPage};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Extension, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use trove_engine::catalog::Filters;
 use trove_engine::search::{self, SearchError};
@@ -12,6 +17,29 @@ use super::error::{bad_request, blocking, error_response, json};
 use super::pages::upload_failed_page;
 use super::AppState;
 use crate::services::{wire, ServiceError, Trove};
+
+/// Uploads received and embedded at once; the rest wait (before their bodies are read, so
+/// waiting costs no memory) for up to [`UPLOAD_WAIT`].
+pub const UPLOADS_AT_ONCE: usize = 2;
+/// How long an upload waits for its turn before the server says it is busy.
+pub const UPLOAD_WAIT: Duration = Duration::from_secs(20);
+
+/// Middleware of the upload routes: takes one of [`UPLOADS_AT_ONCE`] turns before the body is
+/// read, or answers 503 after [`UPLOAD_WAIT`].
+pub async fn upload_turn(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let turn = tokio::time::timeout(UPLOAD_WAIT, state.uploads.clone().acquire_owned()).await;
+    match turn {
+        Ok(Ok(_turn)) => next.run(request).await,
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            axum::Json(app::types::ErrorBody {
+                error: "the server is busy with other uploads; try again in a few seconds".into(),
+            }),
+        )
+            .into_response(),
+    }
+}
 
 /// Query-string parameters of the search endpoints.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -86,16 +114,18 @@ pub fn image_id(raw: &str) -> Result<i64, Box<Response>> {
         .map_err(|_| Box::new(bad_request("image ids are numbers")))
 }
 
-/// Runs a search off the async runtime.
+/// Runs a search off the async runtime; the page is as `viewer` may see it.
 async fn search_page(
     state: &AppState,
+    viewer: app::types::Viewer,
     p: SearchParams,
     similar_to: Option<i64>,
 ) -> Result<SearchPage, app::error::AppError> {
     blocking(&state.trove, move |trove| {
         let mut query = p.query(trove)?;
         query.like.extend(similar_to);
-        trove.search(&query, p.offset.unwrap_or(0), p.limit.unwrap_or(60))
+        let page = trove.search(&query, p.offset.unwrap_or(0), p.limit.unwrap_or(60))?;
+        Ok(trove.for_viewer(viewer, page))
     })
     .await
 }
@@ -104,10 +134,11 @@ async fn search_page(
 /// plus filters: any mix of text, images and an upload.
 pub async fn api_search(
     State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
     raw: Result<Query<SearchParams>, QueryRejection>,
 ) -> Response {
     match params(raw) {
-        Ok(p) => json(search_page(&state, p, None).await),
+        Ok(p) => json(search_page(&state, viewer, p, None).await),
         Err(r) => *r,
     }
 }
@@ -115,6 +146,7 @@ pub async fn api_search(
 /// `GET /api/similar/42?offset=0&limit=60`: images like image 42, without it.
 pub async fn api_similar(
     State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
     Path(id): Path<String>,
     raw: Result<Query<SearchParams>, QueryRejection>,
 ) -> Response {
@@ -123,7 +155,7 @@ pub async fn api_similar(
         Err(r) => return *r,
     };
     match params(raw) {
-        Ok(p) => json(search_page(&state, p, Some(id)).await),
+        Ok(p) => json(search_page(&state, viewer, p, Some(id)).await),
         Err(r) => *r,
     }
 }
@@ -133,6 +165,7 @@ pub async fn api_similar(
 /// `/search?upload=KEY` shows. The image is not indexed.
 pub async fn api_search_image(
     State(state): State<AppState>,
+    Extension(Access(viewer)): Extension<Access>,
     raw: Result<Query<SearchParams>, QueryRejection>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -149,7 +182,7 @@ pub async fn api_search_image(
     };
     p.upload = Some(key.clone());
     json(
-        search_page(&state, p, None)
+        search_page(&state, viewer, p, None)
             .await
             .map(|page| UploadPage { upload: key, page }),
     )

@@ -59,7 +59,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// A valid-looking PNG whose header claims `w`×`h` pixels (a decompression bomb).
-fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut chunk = |kind: &[u8], data: &[u8]| {
         png.extend((data.len() as u32).to_be_bytes());

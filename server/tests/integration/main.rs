@@ -6,5 +6,6 @@ mod crawl;
 mod library;
 mod model;
 mod search;
+mod security;
 mod serve;
 mod util;

@@ -118,6 +118,26 @@ pub fn request_with(
     parse_response(&raw)
 }
 
+/// A request written by hand (`head` without its final blank line), over a fresh connection:
+/// for requests with a chosen `Host`, or none.
+pub fn send_raw(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write request");
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut raw) {
+        assert!(!raw.is_empty(), "read response: {e}");
+    }
+    parse_response(&raw)
+}
+
 fn parse_response(raw: &[u8]) -> Response {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("header/body split");

@@ -30,7 +30,7 @@ use rusqlite::Connection;
 pub use codec::{bytes_path, path_bytes};
 pub use crawls::{CrawlRecord, CrawlState};
 pub use filter::{Filters, Sort};
-pub use read::{Counts, ImageDetail, KnownFile, SkippedFile};
+pub use read::{mtime_ns, Counts, ImageDetail, IndexedFile, KnownFile, SkippedFile};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.

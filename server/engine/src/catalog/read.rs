@@ -9,6 +9,32 @@ use super::codec::{bytes_path, bytes_vector, hash_of, to_i64, to_u64};
 use super::{Catalog, CatalogError, Result};
 use crate::media::ImageFacts;
 
+/// A file of an image, as the crawl last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size then.
+    pub size: u64,
+    /// Its modification time then, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
+impl IndexedFile {
+    /// Whether the file (by its metadata now) is still the one that was indexed.
+    pub fn unchanged(&self, now: &std::fs::Metadata) -> bool {
+        now.len() == self.size && mtime_ns(now) == self.mtime_ns
+    }
+}
+
+/// A file's modification time in nanoseconds since the epoch, as the catalog keeps it.
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
 /// A file as the catalog last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownFile {
@@ -204,8 +230,8 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Every file of an image (by path), and its content hash.
-    pub fn files_of(&self, image_id: i64) -> Result<Option<([u8; 32], Vec<PathBuf>)>> {
+    /// Every file of an image (by path) as the crawl last saw it, and its content hash.
+    pub fn files_of(&self, image_id: i64) -> Result<Option<([u8; 32], Vec<IndexedFile>)>> {
         let hash: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT hash FROM images WHERE id = ?1", [image_id], |r| {
@@ -213,13 +239,17 @@ impl Catalog {
             })
             .optional()?;
         let Some(hash) = hash else { return Ok(None) };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT path FROM files WHERE image_id = ?1 ORDER BY path")?;
-        let rows = stmt.query_map([image_id], |r| r.get::<_, Vec<u8>>(0))?;
-        let paths = rows
-            .map(|r| r.map(|b| bytes_path(&b)))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path, size, mtime_ns FROM files WHERE image_id = ?1 ORDER BY path",
+        )?;
+        let rows = stmt.query_map([image_id], |r| {
+            Ok(IndexedFile {
+                path: bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                size: to_u64(r.get(1)?),
+                mtime_ns: r.get(2)?,
+            })
+        })?;
+        let paths = rows.collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Some((hash_of(&hash), paths)))
     }
 

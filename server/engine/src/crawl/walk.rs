@@ -9,7 +9,7 @@ use crossbeam_channel::Sender;
 use walkdir::{DirEntry, WalkDir};
 
 use super::{io_reason, Job, Stage, ToWriter, IMAGE_EXTENSIONS};
-use crate::catalog::{path_bytes, Catalog, CatalogError, Outcome};
+use crate::catalog::{mtime_ns, path_bytes, Catalog, CatalogError, Outcome};
 
 /// Whether the walk should go on (`false` once a channel closed: the crawl is ending).
 type Alive = bool;
@@ -56,12 +56,6 @@ fn has_image_extension(path: &Path) -> bool {
         let e = e.to_string_lossy().to_ascii_lowercase();
         IMAGE_EXTENSIONS.contains(&e.as_str())
     })
-}
-
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(meta.mtime_nsec())
 }
 
 impl RootWalk<'_> {

@@ -12,6 +12,17 @@ pub(super) fn decode(
     min_side: u32,
     limits: DecodeLimits,
 ) -> Result<Raw, DecodeError> {
+    // A scan bomb is refused before either decoder sees it.
+    let scans = scan_count(bytes);
+    if scans > MAX_SCANS {
+        return Err(DecodeError::Corrupt {
+            format: "JPEG",
+            detail: format!(
+                "it has {scans} scans, more than the {MAX_SCANS} any real photo needs \
+                 (a decompression bomb)"
+            ),
+        });
+    }
     // libjpeg-turbo first; what it cannot read (CMYK, say) goes to jpeg-decoder, whose
     // message is the one reported if neither can.
     #[cfg(feature = "turbojpeg")]
@@ -25,6 +36,16 @@ pub(super) fn decode(
         }
     }
     decode_rust(bytes, min_side, limits)
+}
+
+/// The most scans a JPEG may have (libjpeg-turbo's own limit with `TJFLAG_LIMITSCANS`).
+pub const MAX_SCANS: usize = 500;
+
+/// How many start-of-scan markers the file holds. Entropy-coded data never contains `FF DA`
+/// (a data `FF` is always followed by `00` or a restart marker), so this counts the scans, plus
+/// those of any small JPEG embedded in a metadata segment.
+fn scan_count(bytes: &[u8]) -> usize {
+    bytes.windows(2).filter(|w| w == &[0xFF, 0xDA]).count()
 }
 
 /// `jpeg-decoder`, DCT-scaled too: the fallback, and the decoder of builds without libjpeg-turbo.

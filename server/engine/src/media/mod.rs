@@ -72,7 +72,7 @@ impl Default for DecodeLimits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Not an image format Trove reads.
-    #[error("not an image Trove can read (the file starts like {0})")]
+    #[error("not an image Trove can read (it looks like {0})")]
     NotAnImage(String),
     /// An empty file.
     #[error("the file is empty")]
@@ -224,18 +224,38 @@ pub fn decode(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Decod
     Ok(Decoded { rgb, facts })
 }
 
-/// What the first bytes look like, for the "not an image" message.
+/// What kind of file the first bytes say this is, for the "not an image" message. The bytes
+/// themselves are never quoted: skip reasons are shown on the web page, and a file's contents
+/// are not the page's to show.
 fn describe_start(bytes: &[u8]) -> String {
-    let head = &bytes[..bytes.len().min(16)];
-    if head
+    let head = &bytes[..bytes.len().min(64)];
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    let text = head
         .iter()
-        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
-    {
-        format!("text: {:?}", String::from_utf8_lossy(head))
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace() || *b >= 0x80);
+    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let kind = if starts(b"%PDF") {
+        "a PDF document"
+    } else if starts(b"PK\x03\x04") {
+        "a ZIP archive (or an Office document)"
+    } else if head.get(4..8) == Some(b"ftyp") {
+        "an MP4/QuickTime video or an image format Trove does not read"
+    } else if starts(b"RIFF") {
+        "a RIFF file (audio or video)"
+    } else if starts(b"\x1a\x45\xdf\xa3") {
+        "a Matroska/WebM video"
+    } else if starts(b"ID3") || starts(b"fLaC") || starts(b"OggS") {
+        "an audio file"
+    } else if text && (lower.contains("<svg") || lower.contains("<?xml")) {
+        "XML or an SVG drawing"
+    } else if text && (lower.contains("<html") || lower.contains("<!doctype")) {
+        "a web page"
+    } else if text {
+        "text"
     } else {
-        let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        format!("bytes {}", hex.join(" "))
-    }
+        "data of no known image format"
+    };
+    kind.to_owned()
 }
 
 /// What a decoder gives back: pixels at reduced scale, the full width and height, and the raw
@@ -308,9 +328,20 @@ mod tests {
             .expect_err("fails")
             .to_string();
         assert!(
-            text.contains("not an image") && text.contains("hello"),
+            text.contains("not an image") && text.contains("text") && !text.contains("hello"),
             "{text}"
         );
+        for (bytes, kind) in [
+            (&b"%PDF-1.7 secret"[..], "PDF"),
+            (b"<html><script>x</script>", "web page"),
+            (b"\x00\x01\x02\x03secret", "no known image format"),
+        ] {
+            let text = decode(bytes, 8, limits).expect_err("fails").to_string();
+            assert!(
+                text.contains(kind) && !text.contains("secret") && !text.contains("script"),
+                "{text}"
+            );
+        }
         let mut truncated = jpeg(64, 64);
         truncated.truncate(truncated.len() / 3);
         let err = decode(&truncated, 8, limits).expect_err("fails");

@@ -49,6 +49,10 @@ extern "C" {
 /// `TJPF_RGB`: three bytes per pixel, red first.
 const TJPF_RGB: c_int = 0;
 
+/// `TJFLAG_LIMITSCANS`: refuse a progressive JPEG of more than 500 scans (a decompression bomb:
+/// each scan is another pass over the whole image).
+const TJFLAG_LIMITSCANS: c_int = 32768;
+
 /// A decompressor handle, destroyed on drop.
 struct Handle(*mut c_void);
 
@@ -155,7 +159,7 @@ impl<'a> Jpeg<'a> {
                 int(pitch)?,
                 int(sh as usize)?,
                 TJPF_RGB,
-                0,
+                TJFLAG_LIMITSCANS,
             )
         };
         if rc != 0 {

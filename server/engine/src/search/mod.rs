@@ -21,6 +21,10 @@ use crate::vectors::{Neighbour, VectorError};
 
 /// Longest query text accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 1000;
+/// Most distinct `-word` terms in one query (each is a run of the text model).
+pub const MAX_NEGATIVE_TERMS: usize = 16;
+/// Most distinct images a query may look like, and as many it may not look like.
+pub const MAX_EXAMPLES: usize = 32;
 /// Largest page.
 pub const MAX_PAGE: usize = 200;
 /// Deepest result reachable by paging (offset + limit).

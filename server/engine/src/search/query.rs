@@ -4,21 +4,40 @@
 
 use trove_models::Family;
 
-use super::{Query, SearchError, MAX_DEPTH, MAX_PAGE, MAX_QUERY_CHARS, NEGATIVE_WEIGHT};
+use super::{
+    Query, SearchError, MAX_DEPTH, MAX_EXAMPLES, MAX_NEGATIVE_TERMS, MAX_PAGE, MAX_QUERY_CHARS,
+    NEGATIVE_WEIGHT,
+};
 use crate::catalog::Catalog;
 use crate::engine::Engine;
 
-/// Splits `dog -cat "-x"` into positive text and negative terms.
+/// Splits `dog -cat "-x"` into positive text and negative terms, each negative term once
+/// (compared case-insensitively): every term costs a run of the text model.
 pub fn split_negatives(text: &str) -> (String, Vec<String>) {
     let mut positive = Vec::new();
-    let mut negative = Vec::new();
+    let mut negative: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
         match word.strip_prefix('-') {
-            Some(term) if !term.is_empty() => negative.push(term.to_owned()),
+            Some(term) if !term.is_empty() => {
+                if !negative.iter().any(|n| n.eq_ignore_ascii_case(term)) {
+                    negative.push(term.to_owned());
+                }
+            }
             _ => positive.push(word),
         }
     }
     (positive.join(" "), negative)
+}
+
+/// Ids in their first order, each once.
+fn distinct(ids: &[i64]) -> Vec<i64> {
+    let mut out: Vec<i64> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// Checks a query's shape before any work: lengths, page bounds, filter syntax.
@@ -38,6 +57,20 @@ pub fn validate(query: &Query, offset: usize, limit: usize) -> Result<(), Search
         .is_some_and(|t| t.contains('\u{FFFD}'))
     {
         return bad("the query is not valid UTF-8 text".into());
+    }
+    if let Some(text) = &query.text {
+        let terms = split_negatives(text).1.len();
+        if terms > MAX_NEGATIVE_TERMS {
+            return bad(format!(
+                "the query excludes {terms} different words; the limit is {MAX_NEGATIVE_TERMS}"
+            ));
+        }
+    }
+    for (ids, what) in [(&query.like, "look like"), (&query.unlike, "not look like")] {
+        let n = distinct(ids).len();
+        if n > MAX_EXAMPLES {
+            return bad(format!("{n} images to {what}; the limit is {MAX_EXAMPLES}"));
+        }
     }
     let has_text = query.text.as_deref().is_some_and(|t| !t.trim().is_empty());
     if !has_text && query.like.is_empty() && query.vector.is_none() {
@@ -108,7 +141,7 @@ pub fn query_vector(
         }
     }
     for (ids, into) in [(&query.like, &mut images), (&query.unlike, &mut negative)] {
-        for &id in ids {
+        for id in distinct(ids) {
             let v = catalog
                 .embedding(id, engine.model_id)?
                 .ok_or(SearchError::NotFound(id))?;
@@ -190,6 +223,11 @@ mod tests {
             ("dog beach".into(), vec!["cat".into()])
         );
         assert_eq!(split_negatives("- dash"), ("- dash".into(), vec![]));
+        assert_eq!(
+            split_negatives("dog -cat -Cat -cat -owl"),
+            ("dog".into(), vec!["cat".to_owned(), "owl".to_owned()])
+        );
+        assert_eq!(distinct(&[3, 1, 3, 3, 2, 1]), [3, 1, 2]);
         assert_eq!(
             split_negatives("-only"),
             (String::new(), vec!["only".into()])
