@@ -67,3 +67,20 @@ test('bad search input gets a clear message, not a crash', async ({ request }) =
   expect(res.status()).toBe(400);
   expect((await res.json()).error).toContain('characters');
 });
+
+test('a shared link with a script in its query shows the text and runs nothing', async ({ page }) => {
+  const errors = watchErrors(page);
+  let dialogs = 0;
+  page.on('dialog', async (d) => {
+    dialogs += 1;
+    await d.dismiss();
+  });
+  const q = '</title><script>window.__pwned=1;alert(1)</script><img src=x onerror="window.__pwned=2">';
+  await page.goto('/search?q=' + encodeURIComponent(q));
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page).toHaveTitle(`${q} · Trove`);
+  await expect(page.locator('#q')).toHaveValue(q);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  expect(dialogs).toBe(0);
+  expect(errors).toEqual([]);
+});

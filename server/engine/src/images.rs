@@ -55,19 +55,19 @@ pub const MAKERS: usize = 2;
 /// [`MAKERS`] at once.
 #[derive(Debug, Default)]
 struct Makers {
-    busy: Mutex<HashMap<(i64, Size), Arc<Mutex<()>>>>,
+    busy: Mutex<HashMap<Making, Arc<Mutex<()>>>>,
     pool: FifoLimiter,
 }
 
 impl Makers {
     /// The lock of one image's size, shared by everyone asking for it now.
-    fn lock_of(&self, key: (i64, Size)) -> Arc<Mutex<()>> {
+    fn lock_of(&self, key: Making) -> Arc<Mutex<()>> {
         let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
         busy.entry(key).or_default().clone()
     }
 
     /// Forgets the lock of `key` when nobody else holds or waits for it.
-    fn release(&self, key: (i64, Size), lock: Arc<Mutex<()>>) {
+    fn release(&self, key: Making, lock: Arc<Mutex<()>>) {
         let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
         // The map's reference and ours: nobody else.
         if Arc::strong_count(&lock) <= 2 {
@@ -83,6 +83,9 @@ impl Makers {
             .len()
     }
 }
+
+/// One image's cached size being made.
+type Making = (i64, Size);
 
 /// Which cached size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

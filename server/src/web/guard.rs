@@ -58,7 +58,7 @@ impl HostNames {
         }
         if name == "localhost" || name.ends_with(".localhost") {
             HostKind::Loopback
-        } else if self.names.iter().any(|n| *n == name) {
+        } else if self.names.contains(&name) {
             HostKind::Known
         } else {
             HostKind::Foreign
