@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::catalog::{Catalog, CatalogError, IndexedFile};
@@ -57,6 +58,17 @@ pub const MAKERS: usize = 2;
 struct Makers {
     busy: Mutex<HashMap<Making, Arc<Mutex<()>>>>,
     pool: FifoLimiter,
+    made: AtomicU64,
+    peak: AtomicUsize,
+}
+
+/// What the makers have done since the files were opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MakerStats {
+    /// Thumbnails and previews made from originals.
+    pub made: u64,
+    /// The most made at the same moment.
+    pub peak: usize,
 }
 
 impl Makers {
@@ -75,12 +87,15 @@ impl Makers {
         }
     }
 
-    /// How many images are being made or waited for now.
-    fn pending(&self) -> usize {
-        self.busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+    /// Makes one, in the pool, counting.
+    fn make(&self, work: impl FnOnce() -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let _turn = self.pool.enter(|| MAKERS);
+        self.peak.fetch_max(self.pool.inside(), Ordering::Relaxed);
+        let made = work();
+        if made.is_some() {
+            self.made.fetch_add(1, Ordering::Relaxed);
+        }
+        made
     }
 }
 
@@ -103,9 +118,12 @@ impl ImageFiles {
         }
     }
 
-    /// Images whose thumbnail or preview is being made now (or waited for).
-    pub fn making(&self) -> usize {
-        self.makers.pending()
+    /// How many thumbnails and previews were made from originals, and the most at once.
+    pub fn maker_stats(&self) -> MakerStats {
+        MakerStats {
+            made: self.makers.made.load(Ordering::Relaxed),
+            peak: self.makers.peak.load(Ordering::Relaxed),
+        }
     }
 
     /// The grid thumbnail of image `id` (JPEG), made again from the original if it is missing
@@ -143,11 +161,9 @@ impl ImageFiles {
             // Whoever held the lock before may have made it.
             match std::fs::read(&path) {
                 Ok(bytes) if whole_jpeg(&bytes) => Ok(Some(bytes)),
-                _ => {
-                    let _turn = self.makers.pool.enter(|| MAKERS);
-                    first_inside_roots(catalog, &files)
-                        .map(|original| original.and_then(|o| make(&o, &path, size)))
-                }
+                _ => first_inside_roots(catalog, &files).map(|original| {
+                    original.and_then(|o| self.makers.make(|| make(&o, &path, size)))
+                }),
             }
         };
         self.makers.release(key, lock);

@@ -8,11 +8,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use image::ImageEncoder as _;
 use serde_json::Value;
 
 use crate::crawl::png_claiming;
 use crate::library::{ids, json, server_with};
-use crate::util::{get, request_with, send_raw, trove, Response};
+use crate::util::{get, post, request_with, send_raw, start_server, trove, Response};
 
 const EVIL: (&str, &str) = ("Origin", "http://evil.example");
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
@@ -284,6 +285,18 @@ fn originals_are_streamed_while_unchanged(local: SocketAddr) {
     assert_eq!(get(local, &format!("/image/{id}")).status, 404);
 }
 
+/// A process's peak resident memory in MB (0 where `/proc` is missing).
+fn peak_rss_mb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
 /// The next `status` event: its id and data.
 fn read_event(reader: &mut impl BufRead) -> (u64, String) {
     let (mut id, mut data) = (None, String::new());
@@ -311,17 +324,30 @@ fn one_guest_cannot_tie_up_the_server() {
     let server = server_with(tmp.path(), &[]);
     let addr = server.addr;
 
-    // Decompression bombs are refused from their headers, quickly.
+    // Decompression bombs are refused from their headers, quickly and in bounded memory: a
+    // real 10000×10000 PNG of zeros (100 KB, 300 MB decoded), one that only claims the size,
+    // and a JPEG of 2,000 scans.
+    let peak_before = peak_rss_mb(server.child.id());
+    let mut zeros = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut zeros,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(
+        &vec![0u8; 10_000 * 10_000],
+        10_000,
+        10_000,
+        image::ExtendedColorType::L8,
+    )
+    .expect("encodes");
+    assert!(zeros.len() < 2_000_000, "{} bytes", zeros.len());
     let started = Instant::now();
-    let r = request_with(
-        addr,
-        "POST",
-        "/api/search/image",
-        &[],
-        &png_claiming(10_000, 10_000),
-    );
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body.contains("40"), "{}", r.body);
+    for png in [zeros, png_claiming(10_000, 10_000)] {
+        let r = request_with(addr, "POST", "/api/search/image", &[], &png);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("the 40 MP limit"), "{}", r.body);
+    }
     let mut bomb = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
     bomb.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
     for _ in 0..2000 {
@@ -333,6 +359,8 @@ fn one_guest_cannot_tie_up_the_server() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("scans"), "{}", r.body);
     assert!(started.elapsed() < Duration::from_secs(20));
+    let grown = peak_rss_mb(server.child.id()).saturating_sub(peak_before);
+    assert!(grown < 150, "the server's peak memory grew by {grown} MB");
 
     // 50 slow-loris connections do not stop a search, and the server drops them.
     let mut slow: Vec<TcpStream> = (0..50)
@@ -429,6 +457,24 @@ fn the_admin_token_is_kept_private() {
         printed.contains("trove admin-token") && !printed.contains("token="),
         "{printed}"
     );
+
+    // Behind a proxy that adds no headers, loopback admin can be turned off; the token works.
+    let mut cmd = trove(&data);
+    cmd.args(["--model", "trove/demo-clip", "--device", "cpu"])
+        .env("TROVE_NO_LOOPBACK_ADMIN", "true");
+    let server = start_server(cmd);
+    let token = std::fs::read_to_string(data.join("admin-token")).expect("token");
+    let bearer = format!("Bearer {}", token.trim());
+    assert_eq!(post(server.addr, "/api/crawl/stop").status, 403);
+    let r = request_with(
+        server.addr,
+        "POST",
+        "/api/crawl/stop",
+        &[("Authorization", &bearer)],
+        b"",
+    );
+    assert!((200..300).contains(&r.status), "{} {}", r.status, r.body);
+    drop(server);
 
     // A token file others can read is refused, with the fix.
     #[cfg(unix)]

@@ -119,7 +119,17 @@ impl Catalog {
             });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction().map_err(open_err)?;
+            // Another connection (the server's status, say) may be opening the same new
+            // catalog: take the write lock first, then look again at what has run.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(open_err)?;
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(open_err)?;
+            if usize::try_from(now).unwrap_or(usize::MAX) > i {
+                continue;
+            }
             tx.execute_batch(sql).map_err(open_err)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)
                 .map_err(open_err)?;

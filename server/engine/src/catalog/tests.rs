@@ -190,3 +190,19 @@ fn reopening_keeps_the_schema_and_refuses_newer_ones() {
     let err = Catalog::open(&path).expect_err("too new");
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+#[test]
+fn connections_opening_a_new_catalog_together_migrate_it_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("catalog.db");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let catalog = Catalog::open(&path).expect("every opener succeeds");
+                    catalog.roots().expect("migrated");
+                });
+            }
+        });
+    }
+}
