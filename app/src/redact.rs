@@ -13,12 +13,11 @@ pub trait HidePaths {
 /// The last part of a path: `/home/me/Pictures/cat.jpg` → `cat.jpg`.
 pub fn name_of(path: &str) -> String {
     let trimmed = path.trim_end_matches(['/', '\\']);
-    trimmed
-        .rsplit(['/', '\\'])
-        .next()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(trimmed)
-        .to_owned()
+    match trimmed.rsplit(['/', '\\']).next() {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        // The root itself (`/`) names nothing private.
+        _ => path.to_owned(),
+    }
 }
 
 /// `text` with each of `roots` (absolute folders) replaced by its name.
