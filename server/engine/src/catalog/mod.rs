@@ -87,6 +87,36 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// Whether SQLite said another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Sets the connection's modes and runs the migrations this file lacks, each once even when
+/// several connections open a new file together (each takes the write lock, then looks again
+/// at what has run). Returns the file's schema version; one newer than this build knows is
+/// left untouched.
+fn prepare(conn: &mut Connection) -> rusqlite::Result<usize> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    let version = |c: &Connection| -> rusqlite::Result<usize> {
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(usize::MAX))
+    };
+    let found = version(conn)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if version(&tx)? > i {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    version(conn)
+}
+
 impl Catalog {
     /// Opens (creating and migrating if needed) the catalog at `path`.
     pub fn open(path: &Path) -> Result<Self> {
@@ -103,37 +133,25 @@ impl Catalog {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(open_err)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(open_err)?;
-        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        // Switching a new file to WAL can answer "busy" at once, without waiting, when another
+        // connection is opening it too (the engine and a status read at first start): try again.
+        let mut tries = 0;
+        let version = loop {
+            match prepare(&mut conn) {
+                Ok(version) => break version,
+                Err(e) if is_busy(&e) && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
         if version > MIGRATIONS.len() {
             return Err(CatalogError::TooNew {
                 path: path.to_path_buf(),
                 found: version,
                 known: MIGRATIONS.len(),
             });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            // Another connection (the server's status, say) may be opening the same new
-            // catalog: take the write lock first, then look again at what has run.
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(open_err)?;
-            let now: i64 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(open_err)?;
-            if usize::try_from(now).unwrap_or(usize::MAX) > i {
-                continue;
-            }
-            tx.execute_batch(sql).map_err(open_err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(open_err)?;
-            tx.commit().map_err(open_err)?;
         }
         Ok(Catalog {
             conn,
