@@ -2,6 +2,7 @@
 //! [`settings`], [`commands`]), the services behind the web UI and the JSON API ([`services`]),
 //! and the HTTP server ([`web`]).
 
+pub mod breadth;
 pub mod cli;
 pub mod commands;
 pub mod logging;

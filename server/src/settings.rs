@@ -92,7 +92,7 @@ pub enum SettingsError {
     /// A library is the whole disk or the home folder, and that was not forced.
     #[error("{} is {}; crawling all of it would index every icon, cache and download. Name the \
              picture folders instead, or pass --allow-broad-library if you really mean it",
-            path.display(), broad_kind(path))]
+            path.display(), crate::breadth::kind(path))]
     BroadLibrary {
         /// The folder.
         path: PathBuf,
@@ -295,29 +295,16 @@ impl Settings {
     }
 }
 
-/// Whether `folder` (resolved) is too broad to be a library: the root of a file system, or the
-/// home folder itself.
-pub fn too_broad(folder: &Path, home: Option<&Path>) -> bool {
-    let real = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
-    let home = home.map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.to_path_buf()));
-    real.parent().is_none() || home.is_some_and(|h| h == real)
-}
-
-fn broad_kind(path: &Path) -> &'static str {
-    if path.parent().is_none() {
-        "the whole disk"
-    } else {
-        "your whole home folder"
-    }
-}
-
-/// Refuses library folders that are [too broad](too_broad) unless `allowed`.
+/// Refuses library folders that are [too broad](crate::breadth::too_broad) unless `allowed`.
 pub fn check_breadth(
     folders: &[PathBuf],
     home: Option<&Path>,
     allowed: bool,
 ) -> Result<(), SettingsError> {
-    match folders.iter().find(|f| !allowed && too_broad(f, home)) {
+    match folders
+        .iter()
+        .find(|f| !allowed && crate::breadth::too_broad(f, home))
+    {
         Some(path) => Err(SettingsError::BroadLibrary { path: path.clone() }),
         None => Ok(()),
     }

@@ -75,7 +75,7 @@ impl Trove {
             return Err(FolderError::NotAFolder(path.to_owned()));
         }
         let home = crate::settings::Environment::from_process().home;
-        if crate::settings::too_broad(&real, home.as_deref()) {
+        if crate::breadth::too_broad(&real, home.as_deref()) {
             return Err(FolderError::TooBroad(path.to_owned()));
         }
         std::fs::read_dir(&real).map_err(|source| FolderError::Unreadable {

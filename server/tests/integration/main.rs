@@ -8,4 +8,5 @@ mod model;
 mod search;
 mod security;
 mod serve;
+mod token;
 mod util;
