@@ -225,7 +225,7 @@ pub async fn layer(
              (trove serve --allowed-host NAME)"
                 .to_owned(),
         )
-    } else if let Some(why) = guard::changes_state(request.method())
+    } else if let Some(why) = guard::changes_state(request.method(), request.uri().path())
         .then(|| guard::cross_site(request.headers(), host.as_deref()))
         .flatten()
     {

@@ -122,9 +122,10 @@ pub fn forwarded(headers: &HeaderMap) -> bool {
     .any(|name| headers.contains_key(*name))
 }
 
-/// Whether `method` may change state (everything but reads).
-pub fn changes_state(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+/// Whether a request may change state: everything but reads, and the one read that sets a
+/// cookie without a secret (`/guest`, the guest preview switch).
+pub fn changes_state(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || path == "/guest"
 }
 
 /// Why a state-changing request is refused as cross-site, if it is. Browsers say where a

@@ -90,6 +90,23 @@ fn a_shared_link_or_another_site_cannot_act_as_the_admin() {
             assert!(r.body.contains("another site"), "{}", r.body);
         }
     }
+    // The guest preview switch is a GET that sets a cookie: another site cannot flip it either.
+    let r = request_with(
+        local,
+        "GET",
+        "/guest?on=1",
+        &[("Sec-Fetch-Site", "cross-site")],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = request_with(
+        local,
+        "GET",
+        "/guest?on=1",
+        &[("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
     let origin = format!("http://{local}");
     let same = [
         ("Origin", origin.as_str()),
