@@ -32,7 +32,7 @@ pub enum AppError {
 }
 
 /// What a guest is told when they try an admin's action.
-pub const ADMIN_ONLY: &str = "only the admin may change the libraries or the model, or start and stop crawls: open Trove on its own machine, or with the admin link it printed at start (or send Authorization: Bearer <token>)";
+pub const ADMIN_ONLY: &str = "only the admin may change the libraries or the model, or start and stop crawls: open Trove on its own machine, or with the admin link (`trove admin-token` prints it there), or send Authorization: Bearer <token>";
 
 impl AppError {
     /// The words for a person, without the kind's prefix (the JSON API's `error`).

@@ -288,7 +288,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TROVE_ADDR", value_name = "HOST:PORT")]
     pub addr: Option<SocketAddr>,
     /// Serve every device on the local network (binds 0.0.0.0 on the port of --addr). Guests
-    /// can search and view; crawls need this machine or the admin token printed at start.
+    /// can search and view; crawls need this machine or the admin link (`trove admin-token`).
     #[arg(long, env = "TROVE_LAN")]
     pub lan: bool,
     /// A host name the server answers to besides its addresses, `localhost` and this machine's

@@ -89,7 +89,7 @@ impl AdminToken {
         Ok(AdminToken::new(&token))
     }
 
-    /// The token, for the admin link printed at start.
+    /// The token, for the admin link (`trove admin-token`).
     pub fn token(&self) -> &str {
         &self.token
     }

@@ -35,7 +35,7 @@ pub fn upload_failed_page(message: &str) -> Response {
     )
 }
 
-/// `GET /admin?token=…`: the admin link printed at start. Remembers the token in a cookie
+/// `GET /admin?token=…`: the admin link (`trove admin-token` prints it). Remembers the token in a cookie
 /// (HttpOnly, SameSite=Strict) and goes home.
 pub async fn admin_login(
     State(state): State<AppState>,
@@ -46,8 +46,8 @@ pub async fn admin_login(
         return page(
             StatusCode::FORBIDDEN,
             "Not the admin link",
-            "<p>That admin link is not right: use the one Trove printed when it started \
-             (the token is also in the data directory's <code>admin-token</code> file).</p>",
+            "<p>That admin link is not right: on the machine Trove runs on, \
+             <code>trove admin-token</code> prints the right one.</p>",
         );
     }
     cookie_redirect(&format!(
