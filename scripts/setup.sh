@@ -101,6 +101,56 @@ setup_native_libs() {
     libheif-dev libturbojpeg0-dev pkg-config >/dev/null
 }
 
+# PaddleOCR's PP-OCRv4 detector and recogniser (Apache-2.0), as ONNX files inside RapidOCR's
+# wheel on PyPI: the weights Trove's OCR port loads. Pinned by the files' own hashes.
+OCR_WHEEL=rapidocr-onnxruntime==1.4.4
+OCR_FILES="ch_PP-OCRv4_det_infer.onnx:d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9
+ch_PP-OCRv4_rec_infer.onnx:48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"
+
+setup_ocr_models() {
+  local dir=.data/ocr/pp-ocrv4 entry file sum missing=
+  for entry in $OCR_FILES; do
+    file=${entry%%:*} sum=${entry#*:}
+    if [ "$(sha256sum "$dir/$file" 2>/dev/null | cut -d' ' -f1)" != "$sum" ]; then missing=1; fi
+  done
+  [ -z "$missing" ] && return
+  say "PP-OCRv4 weights (from $OCR_WHEEL on PyPI)"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps -d "$tmp" "$OCR_WHEEL"
+  mkdir -p "$dir"
+  python3 - "$tmp"/*.whl "$dir" <<'PY'
+import pathlib, sys, zipfile
+wheel, out = sys.argv[1], pathlib.Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("rapidocr_onnxruntime/models/") and name.endswith(".onnx"):
+            (out / pathlib.Path(name).name).write_bytes(z.read(name))
+PY
+  rm -rf "$tmp"
+  for entry in $OCR_FILES; do
+    file=${entry%%:*} sum=${entry#*:}
+    echo "$sum  $dir/$file" | sha256sum -c --quiet - || { say "$file does not have the pinned hash"; return 1; }
+  done
+}
+
+setup_ocr_reference() {
+  # ONNX Runtime's outputs on generated pictures, for the OCR parity test; remade when the
+  # script that writes them changes.
+  local out=.data/ocr/parity stamp want
+  stamp=$out/.script-hash
+  want=$(cat models/scripts/ocr_reference.py models/scripts/ocr-requirements.txt | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  say "ONNX Runtime references for the OCR parity test (.venv-ocr)"
+  if [ ! -x .venv-ocr/bin/python ]; then python3 -m venv .venv-ocr; fi
+  .venv-ocr/bin/pip install -q -r models/scripts/ocr-requirements.txt
+  rm -rf "$out"
+  .venv-ocr/bin/python models/scripts/ocr_reference.py .data/ocr/pp-ocrv4 "$out" >/dev/null
+  echo "$want" >"$stamp"
+}
+
 setup_all() {
   setup_rust
   setup_native_libs
@@ -110,6 +160,8 @@ setup_all() {
   if [ "${1:-}" = test ]; then
     setup_chromium
     setup_vulkan_cpu
+    setup_ocr_models
+    setup_ocr_reference
   fi
 }
 

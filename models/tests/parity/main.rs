@@ -3,6 +3,7 @@
 
 mod errors;
 mod models;
+mod ocr;
 mod preprocess;
 mod tokenizer;
 mod util;
