@@ -8,11 +8,13 @@
 //!
 //! The ports are checked against ONNX Runtime on the same files (`tests/parity/ocr.rs`).
 
+pub mod crop;
 pub mod ctc;
 pub mod db;
 pub mod det;
 mod layers;
 pub mod onnx;
+pub mod read;
 pub mod rec;
 
 use std::path::Path;
@@ -22,6 +24,7 @@ use burn::tensor::{Device, Tensor};
 use crate::error::{Error, Result};
 pub use ctc::Alphabet;
 pub use det::Detector;
+pub use read::{ReadOptions, Reading, TextLine};
 pub use rec::Recognizer;
 
 /// The detector's file name in an OCR model folder.

@@ -11,13 +11,17 @@
 //!
 //! The connection type is [`Catalog`]; its methods live beside the tables they touch:
 //! [`write`] (crawl outcomes, roots, forgetting), [`read`] (lookups and details), [`filter`]
-//! (search filters and browsing), [`crawls`] (the crawl log) and [`models`] (model rows).
+//! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows) and
+//! [`text`] (words read from pictures). The keyword index (`keyword_index`, FTS5 with the
+//! trigram tokenizer) is derived: the schema's triggers remake an image's row whenever its
+//! files or words change (`schema-3.sql`).
 
 pub mod codec;
 pub mod crawls;
 pub mod filter;
 pub mod models;
 pub mod read;
+pub mod text;
 pub mod write;
 
 #[cfg(test)]
@@ -31,10 +35,15 @@ pub use codec::{bytes_path, path_bytes};
 pub use crawls::{CrawlRecord, CrawlState};
 pub use filter::{Filters, Sort};
 pub use read::{mtime_ns, Counts, ImageDetail, IndexedFile, KnownFile, SkippedFile};
+pub use text::{TextCounts, TextRecord, Unread};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema-2.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema-2.sql"),
+    include_str!("schema-3.sql"),
+];
 
 /// What can go wrong with the catalog database.
 #[derive(Debug, thiserror::Error)]

@@ -206,3 +206,125 @@ fn connections_opening_a_new_catalog_together_migrate_it_once() {
         });
     }
 }
+
+/// The images whose keyword row matches an FTS5 query.
+fn keyword_ids(store: &Catalog, query: &str) -> Vec<i64> {
+    let mut stmt = store
+        .conn
+        .prepare("SELECT rowid FROM keyword_index WHERE keyword_index MATCH ?1 ORDER BY rowid")
+        .expect("prepares");
+    let rows = stmt.query_map([query], |r| r.get(0)).expect("queries");
+    rows.collect::<std::result::Result<_, _>>().expect("reads")
+}
+
+#[test]
+fn the_keyword_index_follows_names_words_and_forgetting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Catalog::open(&dir.path().join("catalog.db")).expect("opens");
+    let root = store
+        .ensure_root(Path::new("/home/me/Memes"))
+        .expect("root");
+    let model = store.prepare_model("m", 2, "aaa").expect("model").0;
+    let crawl = store.begin_crawl(model).expect("crawl");
+    let mut photo = image(1);
+    photo.camera_model = Some("X-T30".into());
+    photo.taken_at = Some("2023-03-14T10:22:01".into());
+    store
+        .write_batch(
+            crawl,
+            model,
+            vec![
+                Outcome::Indexed {
+                    file: facts(root, "/home/me/Memes/Japan 2023/Fuji_from_plane.jpg"),
+                    image: photo,
+                    embedding: Some(vec![0.6, 0.8]),
+                },
+                Outcome::Indexed {
+                    file: facts(root, "/home/me/Memes/café.png"),
+                    image: image(2),
+                    embedding: Some(vec![0.8, 0.6]),
+                },
+            ],
+        )
+        .expect("writes");
+    let (fuji, cafe) = (
+        store
+            .image_of_path(b"/home/me/Memes/Japan 2023/Fuji_from_plane.jpg")
+            .expect("reads")
+            .expect("known"),
+        store
+            .image_of_path("/home/me/Memes/café.png".as_bytes())
+            .expect("reads")
+            .expect("known"),
+    );
+    // Folder and file names, substrings, any case, accents folded; the library's own name.
+    assert_eq!(keyword_ids(&store, "\"japan\""), [fuji]);
+    assert_eq!(keyword_ids(&store, "names:\"rom_pla\""), [fuji]);
+    assert_eq!(keyword_ids(&store, "\"CAFE\""), [cafe]);
+    assert_eq!(keyword_ids(&store, "names:\"memes/\""), [fuji, cafe]);
+    // Camera facts and the capture date in words.
+    assert_eq!(keyword_ids(&store, "facts:\"march 2023\""), [fuji]);
+    assert_eq!(keyword_ids(&store, "\"x-t30\""), [fuji]);
+    // Words read from the pixels, including text that is not space-separated.
+    store
+        .record_text(
+            "ocr@1",
+            &[
+                TextRecord {
+                    image_id: cafe,
+                    text: "MONDAY AGAIN\n星期一又来了".into(),
+                    lines_json: "[]".into(),
+                },
+                TextRecord {
+                    image_id: fuji,
+                    text: String::new(),
+                    lines_json: "[]".into(),
+                },
+            ],
+        )
+        .expect("records");
+    assert_eq!(keyword_ids(&store, "words:\"mond\""), [cafe]);
+    assert_eq!(keyword_ids(&store, "\"期一又\""), [cafe]);
+    assert_eq!(
+        store.text_counts("ocr@1").expect("counts"),
+        TextCounts {
+            read: 2,
+            with_words: 1,
+            images: 2
+        }
+    );
+    assert!(store
+        .unread_images("ocr@1", 0, 10)
+        .expect("unread")
+        .is_empty());
+    assert_eq!(
+        store.unread_images("ocr@2", 0, 10).expect("unread").len(),
+        2
+    );
+    // A new reader's words replace the old ones.
+    store
+        .record_text(
+            "ocr@2",
+            &[TextRecord {
+                image_id: cafe,
+                text: "TUESDAY".into(),
+                lines_json: "[]".into(),
+            }],
+        )
+        .expect("records");
+    assert!(keyword_ids(&store, "\"monday\"").is_empty());
+    assert_eq!(keyword_ids(&store, "\"tuesday\""), [cafe]);
+    // Forgetting a file takes its name out; forgetting the image takes its row out.
+    let next = store.begin_crawl(model).expect("crawl");
+    store
+        .write_batch(next, model, vec![Outcome::Unchanged { file_id: 2 }])
+        .expect("writes");
+    store.finish_root(next, root).expect("finishes");
+    store.purge_orphans().expect("purges");
+    let left: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM keyword_index", [], |r| r.get(0))
+        .expect("counts");
+    assert_eq!(left, 1);
+    assert!(keyword_ids(&store, "\"japan\"").is_empty());
+}

@@ -1,0 +1,128 @@
+//! The words read from images' pixels (`image_text`), and the keyword index the schema's
+//! triggers keep in step with them, with the files' names and the camera facts (`keywords`,
+//! SQLite FTS5 with the trigram tokenizer).
+
+use rusqlite::params;
+
+use super::codec::{bytes_path, now, to_u64};
+use super::read::IndexedFile;
+use super::{Catalog, Result};
+
+/// What a reader found in one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextRecord {
+    /// The image.
+    pub image_id: i64,
+    /// The lines read, one per line (empty: no words).
+    pub text: String,
+    /// The lines with their boxes and confidences, as JSON.
+    pub lines_json: String,
+}
+
+/// An image waiting to be read, with its files.
+#[derive(Debug, Clone)]
+pub struct Unread {
+    /// The image.
+    pub image_id: i64,
+    /// Its files as the crawl last saw them.
+    pub files: Vec<IndexedFile>,
+}
+
+/// How far reading has come for a reader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextCounts {
+    /// Images read by this reader.
+    pub read: u64,
+    /// Of those, images with words.
+    pub with_words: u64,
+    /// Images in the catalog.
+    pub images: u64,
+}
+
+impl Catalog {
+    /// Up to `limit` images this reader has not read (never read, or read by another reader),
+    /// lowest id first, after `after`.
+    pub fn unread_images(&self, reader: &str, after: i64, limit: usize) -> Result<Vec<Unread>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.id FROM images i
+             WHERE i.id > ?2
+               AND NOT EXISTS (SELECT 1 FROM image_text t WHERE t.image_id = i.id AND t.reader = ?1)
+             ORDER BY i.id LIMIT ?3",
+        )?;
+        let ids = stmt
+            .query_map(params![reader, after, limit as i64], |r| r.get::<_, i64>(0))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut files = self.conn.prepare_cached(
+            "SELECT path, size, mtime_ns FROM files WHERE image_id = ?1 ORDER BY path",
+        )?;
+        ids.into_iter()
+            .map(|image_id| {
+                let rows = files.query_map([image_id], |r| {
+                    Ok(IndexedFile {
+                        path: bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                        size: to_u64(r.get(1)?),
+                        mtime_ns: r.get(2)?,
+                    })
+                })?;
+                Ok(Unread {
+                    image_id,
+                    files: rows.collect::<std::result::Result<_, _>>()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records what `reader` found, one transaction for the batch. Images deleted meanwhile
+    /// are passed over.
+    pub fn record_text(&mut self, reader: &str, records: &[TextRecord]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO image_text (image_id, reader, text, lines, read_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM images WHERE id = ?1)
+                 ON CONFLICT(image_id) DO UPDATE SET reader = excluded.reader,
+                   text = excluded.text, lines = excluded.lines, read_at = excluded.read_at",
+            )?;
+            for r in records {
+                insert.execute(params![r.image_id, reader, r.text, r.lines_json, now()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets every image's words, so the next crawl reads them all again.
+    pub fn forget_text(&self) -> Result<u64> {
+        Ok(self.conn.execute("DELETE FROM image_text", [])? as u64)
+    }
+
+    /// How many images `reader` has read, and how many images there are.
+    pub fn text_counts(&self, reader: &str) -> Result<TextCounts> {
+        let (read, with_words): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(text <> ''), 0) FROM image_text WHERE reader = ?1",
+            [reader],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let images: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM images", [], |r| r.get(0))?;
+        Ok(TextCounts {
+            read: to_u64(read),
+            with_words: to_u64(with_words),
+            images: to_u64(images),
+        })
+    }
+
+    /// The words read from an image, if it has been read: `(text, lines JSON, reader)`.
+    pub fn text_of(&self, image_id: i64) -> Result<Option<(String, String, String)>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT text, lines, reader FROM image_text WHERE image_id = ?1",
+                [image_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+}
