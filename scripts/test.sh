@@ -35,8 +35,9 @@ step "clippy (frontend, wasm32: keeps native-only crates out of app)"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown --target-dir target/front -- -D warnings
 
 step "unit and integration tests"
-# The wgpu parity test runs on lavapipe, installed by setup: a missing adapter is a failure here.
-TROVE_REQUIRE_GPU=1 cargo test --locked
+# The wgpu parity test runs on lavapipe, installed by setup: a missing adapter is a failure here;
+# so are missing OCR weights and references (setup fetches and makes them).
+TROVE_REQUIRE_GPU=1 TROVE_REQUIRE_OCR=1 cargo test --locked
 
 step "end-to-end (cargo leptos end-to-end, Playwright in Debian chromium)"
 e2e_data=$(mktemp -d)

@@ -16,13 +16,26 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// `n` and a noun, singular for one: `1 image`, `0 images`, `12 images`.
+/// `n` and a noun, singular for one: `1 image`, `0 images`, `1,234 images`.
 pub fn count(n: u64, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
-        format!("{n} {noun}s")
+        format!("{} {noun}s", group(n))
     }
+}
+
+/// `n` with its thousands grouped: `1,234,567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Text made safe to put between HTML tags or in a quoted attribute.
@@ -44,6 +57,17 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_group_their_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_234), "1,234");
+        assert_eq!(group(10_000), "10,000");
+        assert_eq!(group(1_234_567), "1,234,567");
+        assert_eq!(count(1, "image"), "1 image");
+        assert_eq!(count(12_000, "image"), "12,000 images");
+    }
 
     #[test]
     fn bytes_read_like_a_person_would_write_them() {

@@ -146,6 +146,24 @@ pub struct CrawlProgress {
     pub rate: f64,
     /// Estimated seconds left, once known.
     pub eta_s: Option<f64>,
+    /// Reading the words in pictures, after embedding.
+    #[serde(default)]
+    pub text: TextProgress,
+}
+
+/// The crawl's text pass (reading the words in pictures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TextProgress {
+    /// Whether it is running now.
+    pub reading: bool,
+    /// Images read this crawl.
+    pub read: u64,
+    /// Images it set out to read.
+    pub total: u64,
+    /// Of those read, images with words.
+    pub with_words: u64,
+    /// Images read per second.
+    pub rate: f64,
 }
 
 /// A file that could not be indexed, and why.

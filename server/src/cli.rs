@@ -72,6 +72,11 @@ pub struct GlobalArgs {
     /// refused otherwise (it would index every icon, cache and download).
     #[arg(long, env = "TROVE_ALLOW_BROAD_LIBRARY", global = true)]
     pub allow_broad_library: bool,
+
+    /// Do not read the words in pictures (OCR) during crawls; search then finds words only in
+    /// file and folder names and camera facts.
+    #[arg(long, env = "TROVE_NO_OCR", global = true)]
+    pub no_ocr: bool,
 }
 
 impl GlobalArgs {
@@ -84,6 +89,7 @@ impl GlobalArgs {
             device: self.device,
             config: self.config.clone(),
             allow_broad_library: self.allow_broad_library,
+            no_ocr: self.no_ocr,
         }
     }
 }
@@ -258,6 +264,14 @@ pub enum ModelAction {
     Pull {
         /// Repository id, e.g. openai/clip-vit-base-patch32 or google/siglip2-base-patch16-224.
         repo: String,
+    },
+    /// Install the text reader (PaddleOCR's PP-OCRv4 detector and recogniser, Apache-2.0) from
+    /// a folder holding ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx, as the
+    /// rapidocr-onnxruntime 1.4.4 package on PyPI ships them (rapidocr_onnxruntime/models).
+    /// The files are checked against their known hashes.
+    InstallOcr {
+        /// The folder with the two files.
+        folder: PathBuf,
     },
     /// Measure the configured model (--model) on Trove's held-out synthetic images:
     /// text-to-image recall@1 and @5 for single-attribute queries ("a green triangle") and

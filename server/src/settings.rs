@@ -66,6 +66,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     /// `--allow-broad-library`: the whole disk or the home folder may be a library.
     pub allow_broad_library: bool,
+    /// `--no-ocr`: crawls do not read the words in pictures.
+    pub no_ocr: bool,
 }
 
 /// Why the settings could not be resolved.
@@ -128,6 +130,8 @@ pub struct ConfigFile {
     /// See `trove serve --guests-see-paths`.
     #[serde(default)]
     pub guests_see_paths: bool,
+    /// `false` is `--no-ocr`.
+    pub read_text: Option<bool>,
 }
 
 /// Everything a command needs to know about its configuration.
@@ -151,6 +155,8 @@ pub struct Settings {
     pub allow_broad_library: bool,
     /// Who may reach the server and how, from the config file (`trove serve` flags add to it).
     pub network: Network,
+    /// Whether crawls read the words in pictures (`--no-ocr`, `read_text = false`).
+    pub read_text: bool,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -229,6 +235,7 @@ impl Settings {
             data_dir: self.data_dir.clone(),
             model: self.model.clone(),
             device: self.device.preference(),
+            read_text: self.read_text,
         }
     }
 
@@ -290,6 +297,7 @@ impl Settings {
                 loopback_admin: file.loopback_admin.unwrap_or(true),
                 guests_see_paths: file.guests_see_paths,
             },
+            read_text: !args.no_ocr && file.read_text.unwrap_or(true),
             config_file,
         })
     }

@@ -7,7 +7,7 @@ use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast as _;
 
 use crate::api::{StartCrawl, StopCrawl};
-use crate::format::count;
+use crate::format::{count, group};
 use crate::types::{CrawlProgress, LibraryState, LibraryStatus, Viewer};
 
 /// `m:ss` or `h:mm:ss`.
@@ -22,7 +22,22 @@ pub fn clock(seconds: f64) -> String {
 
 /// One line about the running or last crawl.
 pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
-    if p.running {
+    let t = &p.text;
+    if p.running && t.reading {
+        let left = t.total.saturating_sub(t.read);
+        let eta = if t.rate > 0.0 {
+            format!(", about {} left", clock(left as f64 / t.rate))
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "Reading text: {} / {} images, {} with words, {:.1} images/s{eta} (search already works)",
+            group(t.read),
+            group(t.total),
+            group(t.with_words),
+            t.rate
+        ))
+    } else if p.running {
         let total = if p.walked {
             p.seen.to_string()
         } else {
@@ -37,8 +52,13 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
             p.done, p.embedded, p.skipped, p.rate
         ))
     } else if p.done > 0 || p.seen > 0 {
+        let words = if t.read > 0 {
+            format!(", words read in {}", count(t.read, "image"))
+        } else {
+            String::new()
+        };
         Some(format!(
-            "Last crawl: {} in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed)",
+            "Last crawl: {} in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed{words})",
             count(p.done, "file"),
             clock(p.elapsed_s),
             p.embedded,
@@ -264,6 +284,20 @@ mod tests {
         let line = crawl_line(&p).expect("finished");
         assert!(
             line.starts_with("Last crawl: 40 files") && line.contains("40 unchanged"),
+            "{line}"
+        );
+        p.running = true;
+        p.text = crate::types::TextProgress {
+            reading: true,
+            read: 1_234,
+            total: 10_000,
+            with_words: 300,
+            rate: 4.0,
+        };
+        let line = crawl_line(&p).expect("reading");
+        assert!(
+            line.starts_with("Reading text: 1,234 / 10,000 images, 300 with words")
+                && line.contains("about 36:32 left"),
             "{line}"
         );
     }

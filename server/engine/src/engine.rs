@@ -15,6 +15,7 @@ use crate::media::thumbs::Thumbnails;
 use crate::media::DecodeLimits;
 use crate::model_store::{ModelStore, ModelStoreError};
 use crate::paths::DataPaths;
+use crate::text::{TextReader, TextReaderError};
 use crate::vectors::{Opened, VectorError, VectorIndex};
 
 /// What an engine is opened with.
@@ -26,6 +27,8 @@ pub struct EngineConfig {
     pub model: String,
     /// Where the model runs.
     pub device: DevicePreference,
+    /// Whether crawls read the words in pictures (with the installed text reader).
+    pub read_text: bool,
 }
 
 /// Why an engine could not be opened.
@@ -91,6 +94,10 @@ pub struct Engine {
     pub index: Arc<VectorIndex>,
     /// Thumbnails.
     pub thumbs: Thumbnails,
+    /// The text reader crawls use, when words are read and it is installed.
+    pub reader: Option<Arc<TextReader>>,
+    /// Why words are not read, when they are not.
+    pub reader_note: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -146,7 +153,25 @@ impl Engine {
                 "vector index rebuilt from the catalog"
             ),
         }
+        let (reader, reader_note) = if config.read_text {
+            match TextReader::load(&config.data_dir) {
+                Ok(reader) => (Some(Arc::new(reader)), None),
+                Err(e @ TextReaderError::NotInstalled { .. }) => {
+                    tracing::info!("words in pictures are not read: {e}");
+                    (None, Some(e.to_string()))
+                }
+                Err(e) => {
+                    let note = crate::error_chain(&e);
+                    tracing::warn!(error = %note, "words in pictures are not read");
+                    (None, Some(note))
+                }
+            }
+        } else {
+            (None, Some("reading words in pictures is turned off".into()))
+        };
         Ok(Engine {
+            reader,
+            reader_note,
             thumbs: Thumbnails::new(&paths.thumbs),
             paths,
             model: config.model.clone(),
@@ -179,6 +204,7 @@ impl Engine {
             embedder: &self.embedder,
             index: &self.index,
             thumbs: &self.thumbs,
+            reader: self.reader.as_deref(),
         };
         crate::crawl::run(&parts, &config, progress, stop)
     }

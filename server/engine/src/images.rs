@@ -214,7 +214,7 @@ fn real_roots(catalog: &Catalog) -> Result<Vec<PathBuf>, CatalogError> {
 
 /// The first of `files` that can be read, is a regular file inside a library root, and is
 /// unchanged since it was indexed.
-fn first_inside_roots(
+pub(crate) fn first_inside_roots(
     catalog: &Catalog,
     files: &[IndexedFile],
 ) -> Result<Option<Original>, CatalogError> {

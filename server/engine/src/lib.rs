@@ -30,6 +30,7 @@ pub mod media;
 pub mod model_store;
 pub mod paths;
 pub mod search;
+pub mod text;
 pub mod vectors;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -173,10 +173,12 @@ impl ModelStore {
         for entry in entries {
             let entry = entry.map_err(io_error(&self.root))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || !entry.path().is_dir() {
+            let id = name.replacen("--", "/", 1);
+            // The text reader lives here too, but is not an embedding model.
+            if name.starts_with('.') || !entry.path().is_dir() || id == crate::text::OCR_MODEL {
                 continue;
             }
-            models.push(describe(&entry.path(), name.replacen("--", "/", 1)));
+            models.push(describe(&entry.path(), id));
         }
         models.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(models)

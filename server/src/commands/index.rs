@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use app::format::count;
+use app::format::{count, group};
 use trove_engine::catalog::CrawlState;
 use trove_engine::crawl::{CrawlError, CrawlSummary, Progress, ProgressSnapshot};
 use trove_engine::media::DecodeLimits;
@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: &IndexArgs, out: &mut dyn Write) -> anyhow
         writeln!(out)?;
         return Ok(());
     }
-    print_summary(&summary, &engine.model, out)
+    print_summary(&summary, &engine.model, engine.reader_note.as_deref(), out)
 }
 
 /// The folders named on the command line, else the configured ones, resolved.
@@ -94,7 +94,12 @@ fn crawl_showing_progress(
 }
 
 /// The summary a person reads.
-fn print_summary(summary: &CrawlSummary, model: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_summary(
+    summary: &CrawlSummary,
+    model: &str,
+    reader_note: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let p = &summary.progress;
     let stopped = if summary.state == CrawlState::Stopped {
         " (stopped before the end)"
@@ -109,6 +114,18 @@ fn print_summary(summary: &CrawlSummary, model: &str, out: &mut dyn Write) -> an
     if p.embedded > 0 {
         writeln!(out, "Embedding rate: {:.1} images/s with {model}.", p.rate)?;
     }
+    if p.text.read > 0 {
+        writeln!(
+            out,
+            "Read the words in {}: {} with words ({:.1} images/s).",
+            count(p.text.read, "image"),
+            group(p.text.with_words),
+            p.text.rate
+        )?;
+    }
+    if let Some(note) = reader_note {
+        writeln!(out, "Words in pictures are not read: {note}")?;
+    }
     for root in &summary.missing_roots {
         writeln!(out, "Not reachable, kept as it was: {}", root.display())?;
     }
@@ -120,6 +137,16 @@ fn print_summary(summary: &CrawlSummary, model: &str, out: &mut dyn Write) -> an
 
 /// One progress line.
 pub fn line(p: &ProgressSnapshot) -> String {
+    if p.text.reading {
+        let t = &p.text;
+        return format!(
+            "reading text: {} / {} · {} with words · {:.1} img/s",
+            group(t.read),
+            group(t.total),
+            group(t.with_words),
+            t.rate
+        );
+    }
     let eta = p.eta_s.map_or_else(
         || "ETA …".to_owned(),
         |s| format!("ETA {}:{:02}", (s as u64) / 60, (s as u64) % 60),

@@ -36,6 +36,15 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
                 "Use it with --model {repo} (or model = \"{repo}\" in the config file)."
             )?;
         }
+        ModelAction::InstallOcr { folder } => {
+            let dir = trove_engine::text::TextReader::install(&settings.data_dir, folder)?;
+            writeln!(
+                out,
+                "Installed the text reader ({}) in {}. The next crawl reads the words in every picture.",
+                trove_engine::text::OCR_MODEL,
+                dir.display()
+            )?;
+        }
         ModelAction::Eval { count, seed, json } => {
             eval(&store, settings, *count, *seed, *json, out)?
         }

@@ -48,6 +48,13 @@ pub fn progress(p: &ProgressSnapshot) -> wire::CrawlProgress {
         elapsed_s: p.elapsed_s,
         rate: p.rate,
         eta_s: p.eta_s,
+        text: wire::TextProgress {
+            reading: p.text.reading,
+            read: p.text.read,
+            total: p.text.total,
+            with_words: p.text.with_words,
+            rate: p.text.rate,
+        },
     }
 }
 

@@ -126,3 +126,73 @@ impl Catalog {
             .optional()?)
     }
 }
+
+/// `term` as an FTS5 string (double quotes doubled): matched as a substring, never as syntax.
+fn fts_string(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// `term` as a LIKE pattern matching it anywhere (`%`, `_` and `\` taken literally).
+fn like_pattern(term: &str) -> String {
+    let mut out = String::from("%");
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Catalog {
+    /// Images whose keyword row (words read, file and folder names, camera facts) holds every
+    /// term as a substring, any case, accents folded; best first (FTS5's bm25), at most `limit`.
+    /// Terms of three characters or more use the trigram index; shorter ones are scanned.
+    pub fn keyword_search(&self, terms: &[&str], limit: usize) -> Result<Vec<(i64, f64)>> {
+        let terms: Vec<&str> = terms
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (long, short): (Vec<&str>, Vec<&str>) =
+            terms.iter().partition(|t| t.chars().count() >= 3);
+        let mut sql = String::from("SELECT rowid, ");
+        sql.push_str(if long.is_empty() {
+            "0.0"
+        } else {
+            "bm25(keyword_index)"
+        });
+        sql.push_str(" FROM keyword_index WHERE 1");
+        let mut args: Vec<String> = Vec::new();
+        if !long.is_empty() {
+            sql.push_str(" AND keyword_index MATCH ?");
+            args.push(
+                long.iter()
+                    .map(|t| fts_string(t))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            );
+        }
+        for term in &short {
+            sql.push_str(
+                " AND (words LIKE ?1 ESCAPE '\\' OR names LIKE ?1 ESCAPE '\\' OR facts LIKE ?1 ESCAPE '\\')"
+                    .replace("?1", "?")
+                    .as_str(),
+            );
+            let pattern = like_pattern(term);
+            args.extend([pattern.clone(), pattern.clone(), pattern]);
+        }
+        sql.push_str(" ORDER BY 2, rowid LIMIT ?");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        let limit = limit as i64;
+        params.push(&limit);
+        let rows = stmt.query_map(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}

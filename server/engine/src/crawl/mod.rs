@@ -16,11 +16,13 @@
 //! is embedded cost one `stat` and one indexed lookup. A file that cannot be indexed becomes a
 //! `skipped` row with a reason, and the crawl goes on. Deleted files are forgotten only after a
 //! root was walked completely, so an unmounted drive or a stopped crawl never empties the
-//! catalog.
+//! catalog. When a text reader is given, the words in pictures are read after embedding
+//! (`text.rs`).
 
 mod batch;
 mod decode;
 mod progress;
+mod text;
 mod walk;
 mod write;
 
@@ -30,12 +32,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 use trove_models::{Embedder, Pixels};
 
-pub use progress::{Progress, ProgressSnapshot};
+pub use progress::{Progress, ProgressSnapshot, TextProgress};
 
 use crate::catalog::crawls::CrawlCounts;
 use crate::catalog::{Catalog, CatalogError, CrawlState, FileFacts, Outcome};
 use crate::media::thumbs::Thumbnails;
 use crate::media::{DecodeLimits, ImageFacts};
+use crate::text::TextReader;
 use crate::vectors::{VectorError, VectorIndex};
 
 /// File name extensions the crawl considers (case-insensitive). Other files are ignored
@@ -72,6 +75,8 @@ pub struct CrawlParts<'a> {
     pub index: &'a VectorIndex,
     /// The thumbnail cache.
     pub thumbs: &'a Thumbnails,
+    /// The text reader, when words are read (after embedding).
+    pub reader: Option<&'a TextReader>,
 }
 
 /// Why a crawl could not run or finish. Per-file problems are never errors: they are skips.
@@ -193,7 +198,22 @@ fn run_recorded(
             removed: s.removed,
         }
     };
-    let state = match run_pipeline(&stage, &mut catalog, crawl_id, &roots) {
+    let pipeline = run_pipeline(&stage, &mut catalog, crawl_id, &roots).and_then(|state| {
+        match (state, parts.reader) {
+            (CrawlState::Done, Some(reader)) => {
+                // Search has every vector before the words are read.
+                parts.index.save()?;
+                text::run(&stage, &mut catalog, reader)?;
+                Ok(if stage.stopped() {
+                    CrawlState::Stopped
+                } else {
+                    CrawlState::Done
+                })
+            }
+            _ => Ok(state),
+        }
+    });
+    let state = match pipeline {
         Ok(state) => state,
         Err(e) => {
             let message = crate::error_chain(&e);

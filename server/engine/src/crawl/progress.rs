@@ -28,6 +28,16 @@ pub struct Progress {
     pub walked: AtomicBool,
     /// Whether the crawl is running.
     pub running: AtomicBool,
+    /// Whether the crawl is reading the words in pictures (after embedding).
+    pub reading_text: AtomicBool,
+    /// When reading text began.
+    text_started: Mutex<Option<Instant>>,
+    /// Images the text pass has to read.
+    pub text_total: AtomicU64,
+    /// Images it has read.
+    pub text_read: AtomicU64,
+    /// Of those, images with words.
+    pub text_found: AtomicU64,
 }
 
 impl Default for Progress {
@@ -44,6 +54,11 @@ impl Default for Progress {
             removed: AtomicU64::new(0),
             walked: AtomicBool::new(false),
             running: AtomicBool::new(false),
+            reading_text: AtomicBool::new(false),
+            text_started: Mutex::new(None),
+            text_total: AtomicU64::new(0),
+            text_read: AtomicU64::new(0),
+            text_found: AtomicU64::new(0),
         }
     }
 }
@@ -75,6 +90,23 @@ pub struct ProgressSnapshot {
     pub rate: f64,
     /// Estimated seconds left, once the walk has finished and a rate is known.
     pub eta_s: Option<f64>,
+    /// The text pass: whether it is running, images read of those to read, with words.
+    pub text: TextProgress,
+}
+
+/// The text pass's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TextProgress {
+    /// Whether the crawl is reading text now.
+    pub reading: bool,
+    /// Images read this crawl.
+    pub read: u64,
+    /// Images this crawl's text pass set out to read.
+    pub total: u64,
+    /// Images read this crawl that had words.
+    pub with_words: u64,
+    /// Images read per second.
+    pub rate: f64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,17 +126,30 @@ impl Progress {
             &self.embedded,
             &self.skipped,
             &self.removed,
+            &self.text_total,
+            &self.text_read,
+            &self.text_found,
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        *lock(&self.text_started) = None;
         self.walked.store(false, Ordering::Relaxed);
+        self.reading_text.store(false, Ordering::Relaxed);
         self.running.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that the text pass has begun, with `total` images to read.
+    pub(super) fn text_started(&self, total: u64) {
+        *lock(&self.text_started) = Some(Instant::now());
+        self.text_total.store(total, Ordering::Relaxed);
+        self.reading_text.store(true, Ordering::Relaxed);
     }
 
     /// Marks the crawl as over, freezing its elapsed time and rate.
     pub(super) fn finish(&self) {
         *lock(&self.ended) = Some(Instant::now());
         self.running.store(false, Ordering::Relaxed);
+        self.reading_text.store(false, Ordering::Relaxed);
     }
 
     /// Notes that embedding has begun (the rate counts from then, not from the walk's start).
@@ -129,7 +174,11 @@ impl Progress {
         let end = lock(&self.ended).unwrap_or_else(Instant::now);
         let since = |t: Instant| end.saturating_duration_since(t).as_secs_f64();
         let elapsed_s = lock(&self.started).map_or(0.0, since);
-        let embedding_s = lock(&self.first_embed).map_or(0.0, since);
+        // Embedding ends where the text pass begins.
+        let embed_end = lock(&self.text_started).unwrap_or(end);
+        let embedding_s = lock(&self.first_embed).map_or(0.0, |t| {
+            embed_end.saturating_duration_since(t).as_secs_f64()
+        });
         let rate = if embedding_s > 0.5 {
             embedded as f64 / embedding_s
         } else {
@@ -137,6 +186,19 @@ impl Progress {
         };
         let walked = self.walked.load(Ordering::Relaxed);
         let eta_s = (walked && rate > 0.0).then(|| seen.saturating_sub(done) as f64 / rate);
+        let text_read = get(&self.text_read);
+        let text_s = lock(&self.text_started).map_or(0.0, since);
+        let text = TextProgress {
+            reading: self.reading_text.load(Ordering::Relaxed),
+            read: text_read,
+            total: get(&self.text_total),
+            with_words: get(&self.text_found),
+            rate: if text_s > 0.5 {
+                text_read as f64 / text_s
+            } else {
+                0.0
+            },
+        };
         ProgressSnapshot {
             running: self.running.load(Ordering::Relaxed),
             walked,
@@ -150,6 +212,7 @@ impl Progress {
             elapsed_s,
             rate,
             eta_s,
+            text,
         }
     }
 }

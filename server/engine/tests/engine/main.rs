@@ -5,3 +5,4 @@ mod layers;
 mod same_vector;
 mod thumbnails;
 mod util;
+mod words;

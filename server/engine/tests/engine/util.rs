@@ -15,6 +15,7 @@ pub fn engine(data: &Path) -> Engine {
         data_dir: data.to_path_buf(),
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
+        read_text: false,
     })
     .expect("the engine opens")
 }
