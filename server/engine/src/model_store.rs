@@ -15,6 +15,9 @@ use trove_models::{
 
 use crate::fsutil::{write_atomic, WriteOptions};
 
+/// The text reader's id in the store (see [`crate::text`]); not an embedding model.
+pub const OCR_MODEL: &str = "paddleocr/pp-ocrv4";
+
 /// Why a model could not be found, listed or fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelStoreError {
@@ -175,7 +178,7 @@ impl ModelStore {
             let name = entry.file_name().to_string_lossy().into_owned();
             let id = name.replacen("--", "/", 1);
             // The text reader lives here too, but is not an embedding model.
-            if name.starts_with('.') || !entry.path().is_dir() || id == crate::text::OCR_MODEL {
+            if name.starts_with('.') || !entry.path().is_dir() || id == OCR_MODEL {
                 continue;
             }
             models.push(describe(&entry.path(), id));

@@ -11,8 +11,7 @@ use trove_models::Compute;
 use crate::fsutil::{write_atomic, WriteOptions};
 use crate::model_store::ModelStore;
 
-/// The reader's id in the model store.
-pub const OCR_MODEL: &str = "paddleocr/pp-ocrv4";
+pub use crate::model_store::OCR_MODEL;
 
 /// The files of [`OCR_MODEL`] and their BLAKE3 hashes (the PaddleOCR release as RapidOCR 1.4.4
 /// ships it on PyPI, `rapidocr_onnxruntime/models/`).
