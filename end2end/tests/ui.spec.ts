@@ -170,9 +170,9 @@ test('crawl progress is live, and the admin can start a crawl', async ({ page })
   await expect(panel).toHaveAttribute('data-updates', /^[1-9]/);
   await expect(page.locator('#crawl-controls')).toBeVisible();
   await page.locator('#crawl-start').click();
-  await expect(page.locator('#crawl-progress')).toContainText(/Indexing|Last crawl: \d+ files/);
+  await expect(page.locator('#crawl-progress')).toContainText(/Indexing|Last crawl: [\d,]+ files/);
   // The first crawl embedded everything; this one finds it all unchanged.
-  await expect(page.locator('#crawl-progress')).toContainText(/Last crawl: \d+ files .*\b[1-9]\d* unchanged/, { timeout: 60_000 });
+  await expect(page.locator('#crawl-progress')).toContainText(/Last crawl: [\d,]+ files .*\b[1-9]\d* unchanged/, { timeout: 60_000 });
   await page.screenshot({ path: shot('home-status'), fullPage: false });
   expect(errors).toEqual([]);
 });
@@ -275,7 +275,7 @@ test('a long crawl shows its progress while it runs: files done of the total, em
   // Mid-way: the event stream shows the running figures (the total carries a "+" until the
   // walk has queued every file; then a bar and the time left appear too).
   const progress = page.locator('#crawl-progress');
-  const running = /Indexing: (\d+) of (\d+)\+? (\(still looking\) )?files done, \d+ embedded, 0 skipped, [\d.]+ images\/s/;
+  const running = /Indexing: ([\d,]+) of ([\d,]+)\+? (\(still looking\) )?files done, [\d,]+ embedded, 0 skipped, [\d.]+ images\/s/;
   let seen = '';
   await expect
     .poll(async () => {
@@ -285,12 +285,12 @@ test('a long crawl shows its progress while it runs: files done of the total, em
     })
     .toMatch(running);
   const [, done, total] = seen.match(running)!;
-  expect(Number(done)).toBeLessThan(1800);
-  expect(Number(total)).toBeGreaterThan(0);
+  expect(Number(done.replaceAll(',', ''))).toBeLessThan(1800);
+  expect(Number(total.replaceAll(',', ''))).toBeGreaterThan(0);
   await page.locator('#library-status').scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot('home-crawling'), fullPage: false });
   // And at the end, the summary.
-  await expect(progress).toContainText(/Last crawl: 1800 files in \d+:\d\d \(1500 embedded, 0 moved or copied, 300 unchanged/, { timeout: 120_000 });
+  await expect(progress).toContainText(/Last crawl: 1,800 files in \d+:\d\d \(1,500 embedded, 0 moved or copied, 300 unchanged/, { timeout: 120_000 });
   await expect(page.locator('#crawl-bar')).toHaveCount(0);
   // The finished crawl's time stands still.
   const summary = await progress.textContent();

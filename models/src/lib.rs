@@ -6,6 +6,8 @@
 //! - [`clip`] and [`siglip`] are faithful ports of `transformers`' `CLIPModel` and
 //!   `SiglipModel`; [`transformer`] holds the encoder they share.
 //! - [`preprocess`] reproduces the image processors, [`tokenizer`] the text side.
+//! - [`ocr`] reads the words in pictures: PaddleOCR's PP-OCRv4 detector and recogniser,
+//!   loaded from their ONNX files.
 //!
 //! ```no_run
 //! use trove_models::{Compute, DevicePreference, Embedder};

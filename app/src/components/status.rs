@@ -39,9 +39,9 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
         ))
     } else if p.running {
         let total = if p.walked {
-            p.seen.to_string()
+            group(p.seen)
         } else {
-            format!("{}+ (still looking)", p.seen)
+            format!("{}+ (still looking)", group(p.seen))
         };
         let eta = p
             .eta_s
@@ -49,7 +49,10 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
             .unwrap_or_default();
         Some(format!(
             "Indexing: {} of {total} files done, {} embedded, {} skipped, {:.1} images/s{eta}",
-            p.done, p.embedded, p.skipped, p.rate
+            group(p.done),
+            group(p.embedded),
+            group(p.skipped),
+            p.rate
         ))
     } else if p.done > 0 || p.seen > 0 {
         let words = if t.read > 0 {
@@ -61,11 +64,11 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
             "Last crawl: {} in {} ({} embedded, {} moved or copied, {} unchanged, {} skipped, {} removed{words})",
             count(p.done, "file"),
             clock(p.elapsed_s),
-            p.embedded,
-            p.reused,
-            p.unchanged,
-            p.skipped,
-            p.removed
+            group(p.embedded),
+            group(p.reused),
+            group(p.unchanged),
+            group(p.skipped),
+            group(p.removed)
         ))
     } else {
         None

@@ -13,6 +13,7 @@
 //! - [`crawl`]: the pipeline that walks library folders into the catalog; [`controller`] runs
 //!   one crawl at a time in the background.
 //! - [`search`]: the query engine (text, images, uploads, filters, cutoff, pagination).
+//! - [`text`]: the text reader that crawls use to read the words in pictures.
 //! - [`engine`]: an [`Engine`], a data directory opened with one model.
 //! - [`images`]: the files behind an image id (original, thumbnail, preview).
 //! - [`model_store`]: installed models and `trove model pull`.

@@ -2,6 +2,9 @@
 //! uploaded image's vector, any mix of them with negative terms, filters, a relevance cutoff,
 //! and stable pagination.
 //!
+//! Text queries also read the keyword index (words read in pictures, file and folder names,
+//! camera facts) and fuse its matches with the vector results (`blend.rs`).
+//!
 //! A query becomes one unit vector: the mean of its text parts and the mean of its image parts,
 //! weighted (half each by default), minus half the mean of its negative parts, normalised.
 //! Candidates come from the vector index (exact below [`crate::vectors::EXACT_BELOW`] images,
@@ -9,10 +12,12 @@
 //! the order is (similarity desc, id asc) within each bucket of candidates, and each bigger
 //! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
 
+mod blend;
 mod query;
 
 use std::collections::HashSet;
 
+pub use blend::keyword_terms;
 pub use query::{cutoff, query_vector, split_negatives, validate, DEMO_TEXT_CUTOFF};
 
 use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, Sort};
@@ -120,7 +125,30 @@ pub fn search(
     let embedded = started.elapsed();
     let family = engine.embedder.config().family();
     let min = cutoff(&engine.model, family, query.has_text(), query.has_image());
-    let (mut kept, k) = gather(engine, catalog, query, &q, min, offset + limit + 1)?;
+    let positive = query
+        .text
+        .as_deref()
+        .map(|t| split_negatives(t).0)
+        .unwrap_or_default();
+    let terms = blend::keyword_terms(&positive);
+    // The fused head needs the same vector results whatever the page.
+    let want = if terms.is_empty() {
+        offset + limit + 1
+    } else {
+        (offset + limit + 1).max(blend::HEAD + 1)
+    };
+    let (mut kept, k) = gather(engine, catalog, query, &q, min, want)?;
+    if !terms.is_empty() {
+        let matches = blend::keyword_matches(
+            catalog,
+            engine.model_id,
+            &terms,
+            &query.filters,
+            &q,
+            &query.like,
+        )?;
+        kept = blend::fuse(kept, matches);
+    }
     if query.sort != Sort::Relevance {
         order_by_date(&mut kept, query.sort == Sort::Newest);
     }

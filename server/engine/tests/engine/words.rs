@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use trove_engine::catalog::Catalog;
 use trove_engine::crawl::Progress;
 use trove_engine::media::DecodeLimits;
+use trove_engine::search::{search, Query};
 use trove_engine::text::{TextReader, TextReaderError};
 use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
@@ -136,6 +137,21 @@ fn a_crawl_reads_the_words_once_and_the_keyword_index_finds_them() {
     assert_eq!(found(&["23"]), [id_of("sign.png")]);
     assert!(found(&["tuesday"]).is_empty());
     assert!(found(&["monday", "tokyo"]).is_empty());
+
+    // A text query puts the picture that says it first, whatever the demo model thinks.
+    let first = |text: &str| {
+        let query = Query {
+            text: Some(text.into()),
+            ..Query::default()
+        };
+        search(&engine, &catalog, &query, 0, 5)
+            .expect("searches")
+            .hits
+            .first()
+            .map(|h| h.id)
+    };
+    assert_eq!(first("monday"), Some(id_of("monday.png")));
+    assert_eq!(first("Tokyo cafe"), Some(id_of("sign.png")));
 
     // A second crawl reads nothing again.
     let again = engine

@@ -1,0 +1,141 @@
+//! Text queries read the keyword index too: the words read in pictures, file and folder names
+//! and camera facts. Its matches and the vector results are fused by reciprocal rank (RRF):
+//! an image's score is `1/(60 + vector rank) + 2/(60 + keyword rank)`, over the first
+//! [`HEAD`] vector results and the first [`KEYWORD_DEPTH`] keyword matches; the vector
+//! results after the head follow in their own order. Keyword matches count even below the
+//! model's cutoff (the words are there), and weigh twice a vector rank, so a picture that
+//! says what was typed comes first.
+//!
+//! The fused head depends only on the query, never on the page asked for, so pages still
+//! never overlap or leave gaps.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Kept;
+use crate::catalog::{Catalog, CatalogError, Filters};
+use crate::vectors::Neighbour;
+
+/// Vector results fused with the keyword matches.
+pub const HEAD: usize = 100;
+/// Keyword matches considered.
+pub const KEYWORD_DEPTH: usize = 200;
+/// RRF's rank offset.
+const RRF_K: f64 = 60.0;
+/// A keyword rank's weight against a vector rank's.
+const KEYWORD_WEIGHT: f64 = 2.0;
+
+/// The words of a query's positive text that the keyword index is asked for: two characters
+/// or more (a single letter would match nearly everything), each matched as a substring.
+pub fn keyword_terms(positive: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    positive
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| c.is_ascii_punctuation() && c != '#' && c != '%'))
+        .filter(|w| w.chars().count() >= 2)
+        .filter(|w| seen.insert(w.to_lowercase()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The keyword matches for `terms` that pass `filters` and have an embedding for the model,
+/// best first, with their similarity to the query vector `q`.
+pub fn keyword_matches(
+    catalog: &Catalog,
+    model_id: i64,
+    terms: &[String],
+    filters: &Filters,
+    q: &[f32],
+    exclude: &[i64],
+) -> Result<Vec<Kept>, CatalogError> {
+    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+    let found = catalog.keyword_search(&terms, KEYWORD_DEPTH)?;
+    let ids: Vec<i64> = found
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !exclude.contains(id))
+        .collect();
+    let visible = catalog.visible(&ids, filters)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(taken) = visible.get(&id) else {
+            continue;
+        };
+        let Some(v) = catalog.embedding(id, model_id)? else {
+            continue;
+        };
+        let similarity = v.iter().zip(q).map(|(a, b)| a * b).sum();
+        out.push((Neighbour { id, similarity }, taken.clone()));
+    }
+    Ok(out)
+}
+
+/// The fused order: the first [`HEAD`] of `vector` and all of `keyword` by RRF (ties by
+/// similarity, then id), then the rest of `vector` in its order.
+pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>) -> Vec<Kept> {
+    if keyword.is_empty() {
+        return vector;
+    }
+    let mut score: HashMap<i64, (f64, Kept)> = HashMap::new();
+    let head = vector.len().min(HEAD);
+    let mut rest = Vec::new();
+    for (rank, kept) in vector.into_iter().enumerate() {
+        if rank < head {
+            score.insert(kept.0.id, (1.0 / (RRF_K + rank as f64 + 1.0), kept));
+        } else {
+            rest.push(kept);
+        }
+    }
+    for (rank, kept) in keyword.into_iter().enumerate() {
+        let add = KEYWORD_WEIGHT / (RRF_K + rank as f64 + 1.0);
+        score
+            .entry(kept.0.id)
+            .and_modify(|(s, _)| *s += add)
+            .or_insert((add, kept));
+    }
+    let mut fused: Vec<(f64, Kept)> = score.into_values().collect();
+    fused.sort_by(|(sa, a), (sb, b)| {
+        sb.total_cmp(sa)
+            .then(b.0.similarity.total_cmp(&a.0.similarity))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    let taken: HashSet<i64> = fused.iter().map(|(_, k)| k.0.id).collect();
+    fused
+        .into_iter()
+        .map(|(_, k)| k)
+        .chain(rest.into_iter().filter(|k| !taken.contains(&k.0.id)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(id: i64, similarity: f32) -> Kept {
+        (Neighbour { id, similarity }, None)
+    }
+
+    #[test]
+    fn terms_are_words_of_two_characters_or_more_once_each() {
+        assert_eq!(
+            keyword_terms("Monday  again, a MONDAY #1 50%"),
+            ["Monday", "again", "#1", "50%"]
+        );
+        assert!(keyword_terms("a b").is_empty());
+    }
+
+    #[test]
+    fn a_keyword_match_comes_before_vector_neighbours_and_the_rest_keeps_its_order() {
+        let vector: Vec<Kept> = (1..=150)
+            .map(|i| kept(i, 1.0 - i as f32 / 1000.0))
+            .collect();
+        // Image 500 is below the cutoff (not among the vector results) but says the words.
+        let fused = fuse(vector.clone(), vec![kept(500, 0.1), kept(3, 0.997)]);
+        let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
+        assert_eq!(&ids[..3], &[3, 500, 1]);
+        assert_eq!(ids.len(), 151);
+        // After the head, the vector order as it was.
+        assert_eq!(&ids[101..], &(101..=150).collect::<Vec<_>>()[..]);
+        // No keyword match: the vector order untouched.
+        assert_eq!(fuse(vector.clone(), Vec::new()), vector);
+    }
+}
