@@ -298,7 +298,7 @@ test('a long crawl shows its progress while it runs: files done of the total, em
   await expect(progress).toHaveText(summary!);
   const row = page.locator(`#libraries li[data-path="${dir}"]`);
   await row.locator('.remove-library').click();
-  await expect(page.locator('#library-message')).toContainText('1500 images forgotten');
+  await expect(page.locator('#library-message')).toContainText('1,500 images forgotten');
   fs.rmSync(dir, { recursive: true, force: true });
   expect(errors).toEqual([]);
 });

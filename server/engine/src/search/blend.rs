@@ -24,14 +24,19 @@ const RRF_K: f64 = 60.0;
 /// A keyword rank's weight against a vector rank's.
 const KEYWORD_WEIGHT: f64 = 2.0;
 
-/// The words of a query's positive text that the keyword index is asked for: two characters
-/// or more (a single letter would match nearly everything), each matched as a substring.
+/// The words of a query's positive text that the keyword index is asked for, each matched as a
+/// substring: three characters or more (what the trigram index can look up), or two when they
+/// are not ASCII (many Chinese and Japanese words are two characters). Shorter words ("a",
+/// "on") would each cost a scan of the whole index and match nearly everything.
 pub fn keyword_terms(positive: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     positive
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| c.is_ascii_punctuation() && c != '#' && c != '%'))
-        .filter(|w| w.chars().count() >= 2)
+        .filter(|w| {
+            let n = w.chars().count();
+            n >= 3 || (n == 2 && !w.is_ascii())
+        })
         .filter(|w| seen.insert(w.to_lowercase()))
         .map(str::to_owned)
         .collect()
@@ -115,12 +120,13 @@ mod tests {
     }
 
     #[test]
-    fn terms_are_words_of_two_characters_or_more_once_each() {
+    fn terms_are_words_the_trigram_index_can_look_up_once_each() {
         assert_eq!(
-            keyword_terms("Monday  again, a MONDAY #1 50%"),
-            ["Monday", "again", "#1", "50%"]
+            keyword_terms("Monday  again, a MONDAY on #1 50%"),
+            ["Monday", "again", "50%"]
         );
-        assert!(keyword_terms("a b").is_empty());
+        assert_eq!(keyword_terms("咖啡 a"), ["咖啡"]);
+        assert_eq!(keyword_terms("a dog on"), ["dog"]);
     }
 
     #[test]
