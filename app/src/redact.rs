@@ -67,6 +67,8 @@ impl HidePaths for LibraryStatus {
             self.model = name_of(&self.model);
         }
         self.roots = roots.iter().map(|r| name_of(r)).collect();
+        // It names the data directory and what an admin should run.
+        self.text.note = None;
     }
 }
 
@@ -112,6 +114,12 @@ mod tests {
                 path: "/home/me/Pictures/bad.jpg".into(),
                 reason: "in /home/me/Pictures: damaged".into(),
             }],
+            text: crate::types::TextStatus {
+                note: Some(
+                    "the text reader is not installed in /home/me/.local/share/trove/models".into(),
+                ),
+                ..Default::default()
+            },
             ..LibraryStatus::default()
         };
         status.hide_paths();

@@ -214,6 +214,20 @@ pub struct LibraryStatus {
     pub last_crawl: Option<CrawlRecord>,
     /// The most recent skipped files (up to 50 on the page; all of them from the command line).
     pub skipped: Vec<SkippedFile>,
+    /// The words read in pictures.
+    #[serde(default)]
+    pub text: TextStatus,
+}
+
+/// What is known of the words in pictures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextStatus {
+    /// Images whose words have been read.
+    pub read: u64,
+    /// Of those, images with words.
+    pub with_words: u64,
+    /// Why words are not read, when they are not (admins only).
+    pub note: Option<String>,
 }
 
 /// One search result.

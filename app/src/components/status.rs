@@ -159,6 +159,18 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
             </details>
         }
     });
+    let words = (s.text.read > 0).then(|| {
+        format!(
+            "Words read in {} of {} ({} with words).",
+            group(s.text.read),
+            count(c.images, "image"),
+            group(s.text.with_words)
+        )
+    });
+    let words = words.map(|w| view! { <p id="text-summary" class="text-sm">{w}</p> });
+    let text_note = s.text.note.clone().map(|n| {
+        view! { <p id="text-note" class="text-sm text-stone-600 dark:text-stone-400">{format!("Words in pictures are not read: {n}")}</p> }
+    });
     let demo = s.demo_model.then(|| view! {
         <p id="demo-note" class="text-sm text-amber-800 dark:text-amber-300">
             "Demo model: it knows Trove's generated shapes, colours and words, not real photos. Try "
@@ -172,6 +184,8 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
         <p id="library-summary" class="text-stone-700 dark:text-stone-300">{summary}</p>
         {line.map(|l| view! { <p id="crawl-progress" class="text-sm" data-running=p.running.to_string()>{l}</p> })}
         {bar}
+        {words}
+        {text_note}
         {crawl_error}
         {demo}
         {skipped}

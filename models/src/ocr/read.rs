@@ -12,8 +12,8 @@
 //!    multiples of 32; a short side under 320 px is enlarged to 320) and [`db::boxes`] turns
 //!    its map into boxes, in reading order.
 //!    RapidOCR enlarges every picture to a short side of 736 instead: on Trove's meme set
-//!    (`bench/ocr.sh`) that reads worse (character error rate 0.150 against 0.111) and costs
-//!    about twice the pixels;
+//!    (`bench/ocr.sh`) that reads worse (a higher character error rate) and costs about twice
+//!    the pixels;
 //! 4. **recognise**: each box is cut out upright ([`crop::line`]), scaled to height 48, and
 //!    recognised in batches of six sorted by aspect ratio, each batch padded to its widest
 //!    (at least 320 px), as RapidOCR batches; lines below 0.5 confidence are dropped.

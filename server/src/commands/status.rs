@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use app::format::count;
+use app::format::{count, group};
 use app::types::LibraryState;
 use trove_engine::catalog::Catalog;
 use trove_engine::DataPaths;
@@ -52,6 +52,15 @@ pub fn run(settings: &Settings, json: bool, out: &mut dyn Write) -> anyhow::Resu
         status.model,
         c.skipped
     )?;
+    if status.text.read > 0 {
+        writeln!(
+            out,
+            "Words read in {} of {} ({} with words).",
+            group(status.text.read),
+            count(c.images, "image"),
+            group(status.text.with_words)
+        )?;
+    }
     if let Some(crawl) = &status.last_crawl {
         writeln!(
             out,

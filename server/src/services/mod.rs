@@ -258,6 +258,7 @@ impl Trove {
         };
         let mut status = blank_status(self.active_model(), state);
         status.error = error;
+        status.text.note = engine.as_ref().and_then(|e| e.reader_note.clone());
         status.crawl = wire::progress(&self.crawler.progress());
         status.crawl_error = match self.crawler.last() {
             Some(LastCrawl::Failed(e)) => Some(trove_engine::error_chain(&*e)),
@@ -291,6 +292,7 @@ pub fn blank_status(model: String, state: LibraryState) -> LibraryStatus {
         crawl_error: None,
         last_crawl: None,
         skipped: Vec::new(),
+        text: Default::default(),
     }
 }
 
@@ -321,5 +323,6 @@ pub fn catalog_status(
         .into_iter()
         .map(wire::skipped)
         .collect();
+    (status.text.read, status.text.with_words) = catalog.text_totals()?;
     Ok(())
 }

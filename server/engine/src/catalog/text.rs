@@ -113,6 +113,16 @@ impl Catalog {
         })
     }
 
+    /// Images read by any reader, and of those, images with words.
+    pub fn text_totals(&self) -> Result<(u64, u64)> {
+        let (read, with_words): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(text <> ''), 0) FROM image_text",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((to_u64(read), to_u64(with_words)))
+    }
+
     /// The words read from an image, if it has been read: `(text, lines JSON, reader)`.
     pub fn text_of(&self, image_id: i64) -> Result<Option<(String, String, String)>> {
         use rusqlite::OptionalExtension;
