@@ -296,11 +296,15 @@ test('a long crawl shows its progress while it runs: files done of the total, em
   const summary = await progress.textContent();
   await page.waitForTimeout(2500);
   await expect(progress).toHaveText(summary!);
+  expect(errors).toEqual([]);
   const row = page.locator(`#libraries li[data-path="${dir}"]`);
   await row.locator('.remove-library').click();
   await expect(page.locator('#library-message')).toContainText('1,500 images forgotten');
   fs.rmSync(dir, { recursive: true, force: true });
-  expect(errors).toEqual([]);
+  // The grid may still be fetching thumbnails of the images just forgotten: those answer 404
+  // (they are gone); nothing else may fail.
+  const gone = /^(HTTP 404 http:\/\/[^/]+\/thumb\/\d+|console: Failed to load resource: the server responded with a status of 404 \(Not Found\))$/;
+  expect(errors.filter((e) => !gone.test(e))).toEqual([]);
 });
 
 test('the admin switches the model, the library is embedded again, and switches back', async ({ page }) => {
