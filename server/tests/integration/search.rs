@@ -46,6 +46,19 @@ fn the_api_searches_pages_and_serves_images_by_id() {
         "no red circle among the first five: {hits:?}"
     );
 
+    // Query words go to the keyword index as plain substrings: FTS5 syntax, LIKE wildcards,
+    // quotes and odd characters are words like any other, never an error.
+    for q in [
+        "%22%29+OR+*+NEAR%28a",
+        "a%22b+%27%3B+DROP+TABLE+images%3B--",
+        "%25%25+__+%5C%5C",
+        "col%3Awords+%5E+%2B%2B+%7B%7D",
+        "%E5%92%96%E5%95%A1+ab",
+    ] {
+        let (status, page) = json(addr, &format!("/api/search?q={q}&limit=5"));
+        assert_eq!(status, 200, "{q}: {page:#}");
+    }
+
     // Paging: no duplicates, no gaps, a clear end.
     let mut seen = HashSet::new();
     let mut offset = 0;

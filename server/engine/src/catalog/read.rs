@@ -239,6 +239,11 @@ impl Catalog {
             })
             .optional()?;
         let Some(hash) = hash else { return Ok(None) };
+        Ok(Some((hash_of(&hash), self.indexed_files(image_id)?)))
+    }
+
+    /// Every file of an image (by path) as the crawl last saw it.
+    pub(super) fn indexed_files(&self, image_id: i64) -> Result<Vec<IndexedFile>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT path, size, mtime_ns FROM files WHERE image_id = ?1 ORDER BY path",
         )?;
@@ -249,8 +254,7 @@ impl Catalog {
                 mtime_ns: r.get(2)?,
             })
         })?;
-        let paths = rows.collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Some((hash_of(&hash), paths)))
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
     /// The image of a file in the catalog.

@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::codec::{bytes_path, now, to_u64};
+use super::codec::{now, to_u64};
 use super::read::IndexedFile;
 use super::{Catalog, Result};
 
@@ -52,21 +52,11 @@ impl Catalog {
         let ids = stmt
             .query_map(params![reader, after, limit as i64], |r| r.get::<_, i64>(0))?
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut files = self.conn.prepare_cached(
-            "SELECT path, size, mtime_ns FROM files WHERE image_id = ?1 ORDER BY path",
-        )?;
         ids.into_iter()
             .map(|image_id| {
-                let rows = files.query_map([image_id], |r| {
-                    Ok(IndexedFile {
-                        path: bytes_path(&r.get::<_, Vec<u8>>(0)?),
-                        size: to_u64(r.get(1)?),
-                        mtime_ns: r.get(2)?,
-                    })
-                })?;
                 Ok(Unread {
                     image_id,
-                    files: rows.collect::<std::result::Result<_, _>>()?,
+                    files: self.indexed_files(image_id)?,
                 })
             })
             .collect()
