@@ -7,7 +7,15 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 
 use super::codec::folder_prefix;
+use super::text::{keyword_test, like_pattern, Columns};
 use super::{Catalog, Result};
+
+/// A file's folders as the user knows them: the library folder's own name, then the folders
+/// inside it, `/` between and after (`Pictures/Japan 2023/`).
+const FOLDER_NAMES: &str = "(substr(CAST(r.path AS TEXT),
+        length(rtrim(CAST(r.path AS TEXT), replace(CAST(r.path AS TEXT), '/', ''))) + 1)
+    || '/' || rtrim(CAST(substr(f.path, length(r.path) + 2) AS TEXT),
+        replace(CAST(substr(f.path, length(r.path) + 2) AS TEXT), '/', '')))";
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +42,15 @@ pub struct Filters {
     pub camera: Option<String>,
     /// File format (`jpeg`, `png`, …).
     pub format: Option<String>,
+    /// Only files in a folder whose name holds this (any case): the library folder's own name
+    /// or a folder inside it.
+    pub folder_name: Option<String>,
+    /// Captured before this date (`YYYY-MM-DD`, that day left out).
+    pub before: Option<String>,
+    /// Phrases the words read in the picture must each hold (any case, accents folded).
+    pub phrases: Vec<String>,
+    /// Terms none of the image's keyword row (words, names, facts) may hold.
+    pub without: Vec<String>,
 }
 
 impl Filters {
@@ -83,6 +100,33 @@ impl FilterSql {
         if let Some(format) = &filters.format {
             let p = next(Value::Text(format.to_ascii_lowercase()));
             condition.push_str(&format!(" AND i.format = {p}"));
+        }
+        if let Some(before) = &filters.before {
+            let p = next(Value::Text(before.clone()));
+            condition.push_str(&format!(" AND substr(i.taken_at, 1, 10) < {p}"));
+        }
+        if let Some(name) = &filters.folder_name {
+            let p = next(Value::Text(like_pattern(name)));
+            condition.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM files f JOIN roots r ON r.id = f.root_id
+                   WHERE f.image_id = i.id AND {FOLDER_NAMES} LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        for phrase in &filters.phrases {
+            let (test, value) = keyword_test(Columns::Words, phrase);
+            let p = next(Value::Text(value));
+            condition.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM keyword_index k WHERE k.rowid = i.id AND {})",
+                test.replace('?', &p)
+            ));
+        }
+        for term in &filters.without {
+            let (test, value) = keyword_test(Columns::All, term);
+            let p = next(Value::Text(value));
+            condition.push_str(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM keyword_index k WHERE k.rowid = i.id AND {})",
+                test.replace('?', &p)
+            ));
         }
         FilterSql { condition, values }
     }

@@ -14,7 +14,7 @@
 //! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows) and
 //! [`text`] (words read from pictures). The keyword index (`keyword_index`, FTS5 with the
 //! trigram tokenizer) is derived: the schema's triggers remake an image's row whenever its
-//! files or words change (`schema-3.sql`).
+//! files or words change (`schema-3.sql`; `schema-4.sql` joins a picture's lines with spaces).
 
 pub mod codec;
 pub mod crawls;
@@ -35,14 +35,15 @@ pub use codec::{bytes_path, path_bytes};
 pub use crawls::{CrawlRecord, CrawlState};
 pub use filter::{Filters, Sort};
 pub use read::{mtime_ns, Counts, ImageDetail, IndexedFile, KnownFile, SkippedFile};
-pub use text::{TextCounts, TextRecord, Unread};
+pub use text::{KeywordQuery, KeywordRow, TextCounts, TextRecord, Unread};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("schema.sql"),
     include_str!("schema-2.sql"),
     include_str!("schema-3.sql"),
+    include_str!("schema-4.sql"),
 ];
 
 /// What can go wrong with the catalog database.

@@ -133,7 +133,7 @@ fn fts_string(term: &str) -> String {
 }
 
 /// `term` as a LIKE pattern matching it anywhere (`%`, `_` and `\` taken literally).
-fn like_pattern(term: &str) -> String {
+pub(super) fn like_pattern(term: &str) -> String {
     let mut out = String::from("%");
     for c in term.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -145,54 +145,140 @@ fn like_pattern(term: &str) -> String {
     out
 }
 
+/// Which columns of the keyword index a term is looked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Columns {
+    /// Every column: words, names, facts, and what later stages add.
+    All,
+    /// The words read in the picture.
+    Words,
+}
+
+/// The columns, for the LIKE scan of short terms.
+const ALL_COLUMNS: [&str; 6] = ["words", "names", "facts", "captions", "tags", "keywords"];
+
+/// A condition on the keyword index row `k` that holds when it has `term` as a substring (any
+/// case, accents folded), with every `?` in it bound to the returned value: the trigram index
+/// for terms of three characters or more, a LIKE scan of the row for shorter ones.
+pub(super) fn keyword_test(columns: Columns, term: &str) -> (String, String) {
+    if term.chars().count() >= 3 {
+        let value = match columns {
+            Columns::All => fts_string(term),
+            Columns::Words => format!("words : {}", fts_string(term)),
+        };
+        ("k.keyword_index MATCH ?".into(), value)
+    } else {
+        let names: &[&str] = match columns {
+            Columns::All => &ALL_COLUMNS,
+            Columns::Words => &["words"],
+        };
+        let test = names
+            .iter()
+            .map(|c| format!("k.{c} LIKE ? ESCAPE '\\'"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        (format!("({test})"), like_pattern(term))
+    }
+}
+
+/// What a keyword search looks for: every term anywhere in an image's row, and every phrase in
+/// the words read in it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeywordQuery<'a> {
+    /// Terms looked for in every column.
+    pub terms: &'a [String],
+    /// Phrases looked for in the words read.
+    pub phrases: &'a [String],
+}
+
+/// One row of the keyword index: what [`Catalog::keyword_rows`] returns to explain a match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeywordRow {
+    /// The image.
+    pub image_id: i64,
+    /// The words read in it, lines joined by spaces.
+    pub words: String,
+    /// Its files' paths inside their library folders, the folder's own name first, one a line.
+    pub names: String,
+    /// Camera, lens and capture date in words.
+    pub facts: String,
+}
+
 impl Catalog {
     /// Images whose keyword row (words read, file and folder names, camera facts) holds every
-    /// term as a substring, any case, accents folded; best first (FTS5's bm25), at most `limit`.
-    /// Terms of three characters or more use the trigram index; shorter ones are scanned.
-    pub fn keyword_search(&self, terms: &[&str], limit: usize) -> Result<Vec<(i64, f64)>> {
-        let terms: Vec<&str> = terms
+    /// term and whose words hold every phrase, as substrings, any case, accents folded; best
+    /// first (FTS5's bm25), at most `limit`. Terms of three characters or more use the trigram
+    /// index; shorter ones are scanned.
+    pub fn keyword_search(&self, query: KeywordQuery<'_>, limit: usize) -> Result<Vec<(i64, f64)>> {
+        let tests: Vec<(String, String)> = query
+            .terms
             .iter()
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty())
+            .map(|t| (Columns::All, t.trim()))
+            .chain(query.phrases.iter().map(|p| (Columns::Words, p.trim())))
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(c, t)| keyword_test(c, t))
             .collect();
-        if terms.is_empty() {
+        if tests.is_empty() {
             return Ok(Vec::new());
         }
-        let (long, short): (Vec<&str>, Vec<&str>) =
-            terms.iter().partition(|t| t.chars().count() >= 3);
-        let mut sql = String::from("SELECT rowid, ");
-        sql.push_str(if long.is_empty() {
+        // FTS5 takes one MATCH per query: the trigram tests are joined with AND.
+        let (matches, scans): (Vec<_>, Vec<_>) =
+            tests.into_iter().partition(|(t, _)| t.contains("MATCH"));
+        let mut sql = String::from("SELECT k.rowid, ");
+        sql.push_str(if matches.is_empty() {
             "0.0"
         } else {
             "bm25(keyword_index)"
         });
-        sql.push_str(" FROM keyword_index WHERE 1");
+        sql.push_str(" FROM keyword_index k WHERE 1");
         let mut args: Vec<String> = Vec::new();
-        if !long.is_empty() {
-            sql.push_str(" AND keyword_index MATCH ?");
+        if !matches.is_empty() {
+            sql.push_str(" AND k.keyword_index MATCH ?");
             args.push(
-                long.iter()
-                    .map(|t| fts_string(t))
+                matches
+                    .iter()
+                    .map(|(_, v)| v.as_str())
                     .collect::<Vec<_>>()
                     .join(" AND "),
             );
         }
-        for term in &short {
-            sql.push_str(
-                " AND (words LIKE ?1 ESCAPE '\\' OR names LIKE ?1 ESCAPE '\\' OR facts LIKE ?1 ESCAPE '\\')"
-                    .replace("?1", "?")
-                    .as_str(),
-            );
-            let pattern = like_pattern(term);
-            args.extend([pattern.clone(), pattern.clone(), pattern]);
+        for (test, value) in scans {
+            let n = test.matches('?').count();
+            sql.push_str(" AND ");
+            sql.push_str(&test);
+            args.extend(std::iter::repeat_n(value, n));
         }
-        sql.push_str(" ORDER BY 2, rowid LIMIT ?");
+        sql.push_str(" ORDER BY 2, k.rowid LIMIT ?");
         let mut stmt = self.conn.prepare(&sql)?;
         let mut params: Vec<&dyn rusqlite::ToSql> =
             args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-        let limit = limit as i64;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         params.push(&limit);
         let rows = stmt.query_map(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The keyword index rows of `ids` (those that have one), in no particular order.
+    pub fn keyword_rows(&self, ids: &[i64]) -> Result<Vec<KeywordRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT rowid, words, names, facts FROM keyword_index WHERE rowid IN ({marks})"
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(chunk), |r| {
+                Ok(KeywordRow {
+                    image_id: r.get(0)?,
+                    words: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    names: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    facts: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                })
+            })?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
     }
 }
