@@ -2,7 +2,7 @@
 //! live on the server (absolute paths become file or folder names) and where photos were taken
 //! (GPS positions). Applied by the server to every answer a guest gets, pages and API alike.
 
-use crate::types::{ImageInfo, LibraryList, LibraryStatus, SearchPage, ServerInfo};
+use crate::types::{ImageInfo, LibraryList, LibraryStatus, SearchPage, ServerInfo, Span, Why};
 
 /// An answer that can be made fit for a guest.
 pub trait HidePaths {
@@ -34,7 +34,32 @@ impl HidePaths for SearchPage {
     fn hide_paths(&mut self) {
         for hit in &mut self.hits {
             hit.path = name_of(&hit.path);
+            hit.why.name = file_name_spans(&hit.why.name);
         }
+    }
+}
+
+/// The file name part of a marked path (nothing when no mark falls in it): what matched in
+/// folder names is not shown to guests.
+fn file_name_spans(spans: &[Span]) -> Vec<Span> {
+    let path = Why::plain(spans);
+    let skip = path
+        .rfind(['/', '\\'])
+        .map_or(0, |i| path[..=i].chars().count());
+    let mut out: Vec<Span> = Vec::new();
+    let mut at = 0;
+    for s in spans {
+        let n = s.text.chars().count();
+        if at + n > skip {
+            let text: String = s.text.chars().skip(skip.saturating_sub(at)).collect();
+            out.push(Span { text, hit: s.hit });
+        }
+        at += n;
+    }
+    if out.iter().any(|s| s.hit) {
+        out
+    } else {
+        Vec::new()
     }
 }
 
@@ -95,6 +120,38 @@ impl HidePaths for ServerInfo {
 mod tests {
     use super::*;
     use crate::types::SkippedFile;
+
+    #[test]
+    fn a_guest_sees_what_matched_in_file_names_only() {
+        let span = |t: &str, hit| Span {
+            text: t.into(),
+            hit,
+        };
+        let in_name = [
+            span("Pictures/memes/", false),
+            span("monday", true),
+            span(".png", false),
+        ];
+        assert_eq!(
+            file_name_spans(&in_name),
+            [span("monday", true), span(".png", false)]
+        );
+        let across = [
+            span("Pictures/Mon", false),
+            span("day/monday", true),
+            span(".png", false),
+        ];
+        assert_eq!(
+            file_name_spans(&across),
+            [span("monday", true), span(".png", false)]
+        );
+        let in_folder = [
+            span("Pictures/", false),
+            span("Japan", true),
+            span("/a.png", false),
+        ];
+        assert!(file_name_spans(&in_folder).is_empty());
+    }
 
     #[test]
     fn names_are_kept_and_folders_dropped() {

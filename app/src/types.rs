@@ -251,6 +251,49 @@ pub struct SearchHit {
     pub bytes: u64,
     /// Camera make and model (EXIF), if known.
     pub camera: Option<String>,
+    /// What in its words, names and facts matched the query's words (empty when only its
+    /// similarity explains it, and when browsing).
+    #[serde(default, skip_serializing_if = "Why::is_empty")]
+    pub why: Why,
+}
+
+/// A piece of text, marked where the query matched it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// The text.
+    pub text: String,
+    /// Whether the query matched it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}
+
+/// Why a result matched, besides its similarity ([`SearchHit::score`]). Each part is empty
+/// when the query's words are not in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Why {
+    /// The words read in the picture (an excerpt around the first match when long).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<Span>,
+    /// The file's path inside its library folder, the folder's own name first (only the file
+    /// name for guests), when a query word is in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub name: Vec<Span>,
+    /// Camera, lens or capture date words that hold a query word.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<Span>,
+}
+
+impl Why {
+    /// Whether nothing but similarity explains the result.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.name.is_empty() && self.facts.is_empty()
+    }
+
+    /// The spans as plain text.
+    pub fn plain(spans: &[Span]) -> String {
+        spans.iter().map(|s| s.text.as_str()).collect()
+    }
 }
 
 /// One page of results: `GET /api/search`, `/api/similar/<id>`, the grid, and `trove search

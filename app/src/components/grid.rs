@@ -13,6 +13,7 @@ use wasm_bindgen::JsCast as _;
 use crate::api::search_images;
 use crate::components::lightbox::Lightbox;
 use crate::components::results::typing;
+use crate::components::why;
 use crate::types::{SearchHit, SearchPage, SearchRequest, PAGE_SIZE};
 
 /// Height of a grid row on a wide screen, in CSS pixels (phones use shorter rows: see
@@ -173,6 +174,17 @@ fn result_cell(hit: SearchHit, browsing: bool, open: RwSignal<Option<i64>>) -> i
     if !browsing {
         title = format!("{title} · {:.2}", hit.score);
     }
+    let why_text = why::plain_line(&hit);
+    if !why_text.is_empty() {
+        title = format!("{title} · {why_text}");
+    }
+    let why_line = why::card_line(&hit.why).map(|spans| {
+        view! {
+            <p class="why pointer-events-none absolute inset-x-0 bottom-0 truncate bg-black/70 px-1.5 py-0.5 text-xs text-stone-100">
+                {why::marked(spans)}
+            </p>
+        }
+    });
     let id = hit.id;
     let alt = title.clone();
     let click = move |ev: leptos::ev::MouseEvent| {
@@ -195,6 +207,7 @@ fn result_cell(hit: SearchHit, browsing: bool, open: RwSignal<Option<i64>>) -> i
                     class="block w-full object-cover"
                 />
             </a>
+            {why_line}
         </li>
     }
 }

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
 
+use crate::components::why;
 use crate::types::SearchHit;
 
 /// The overlay for the image whose id is in `open` (nothing when `None`).
@@ -114,6 +115,7 @@ fn panel(
     let Place { i, count } = place;
     let id = hit.id;
     let facts = facts(hit, browsing);
+    let reasons = why::rows(&hit.why);
     view! {
         <aside class="max-h-[45vh] w-full shrink-0 space-y-4 overflow-y-auto bg-stone-900 p-4 text-sm md:max-h-none md:w-80">
             <div class="flex items-center justify-between">
@@ -130,6 +132,17 @@ fn panel(
                     <dd class="break-all">{v}</dd>
                 }).collect_view()}
             </dl>
+            {(!reasons.is_empty()).then(|| view! {
+                <section id="lightbox-why" aria-label="Why it matched">
+                    <h2 class="mb-1 text-xs uppercase tracking-wide text-stone-400">"Why it matched"</h2>
+                    <dl class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
+                        {reasons.into_iter().map(|(id, label, spans)| view! {
+                            <dt class="text-stone-400">{label}</dt>
+                            <dd id=id class="break-words">{why::marked(spans)}</dd>
+                        }).collect_view()}
+                    </dl>
+                </section>
+            })}
             <div class="flex flex-wrap gap-2">
                 <a id="lightbox-similar" href=format!("/similar/{id}") class="rounded-md bg-amber-600 px-3 py-1.5 font-medium text-white hover:bg-amber-700">"Find similar"</a>
                 <a id="lightbox-original" href=format!("/image/{id}") target="_blank" rel="noopener" class="rounded-md border border-stone-600 px-3 py-1.5 hover:bg-stone-700">"Open original"</a>
@@ -218,6 +231,7 @@ mod tests {
             path: "/p/a.jpg".into(),
             bytes: 2_000_000,
             camera: None,
+            why: crate::types::Why::default(),
         };
         let f = facts(&hit, false);
         let keys: Vec<&str> = f.iter().map(|(k, _)| *k).collect();

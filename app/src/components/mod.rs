@@ -9,6 +9,7 @@ pub mod models;
 pub mod results;
 pub mod status;
 pub mod theme;
+pub mod why;
 
 use leptos::prelude::*;
 

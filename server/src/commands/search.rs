@@ -73,6 +73,7 @@ fn filters(opts: &QueryOptions) -> Filters {
         to: opts.to.clone(),
         camera: opts.camera.clone(),
         format: opts.format.clone(),
+        ..Filters::default()
     }
 }
 
@@ -92,6 +93,20 @@ fn run(
     print_page(&page, out)
 }
 
+/// Spans with the matched parts in brackets: `[MONDAY] again`.
+fn bracketed(spans: &[app::types::Span]) -> String {
+    spans
+        .iter()
+        .map(|s| {
+            if s.hit {
+                format!("[{}]", s.text)
+            } else {
+                s.text.clone()
+            }
+        })
+        .collect()
+}
+
 fn print_page(page: &SearchPage, out: &mut dyn Write) -> anyhow::Result<()> {
     if page.hits.is_empty() {
         writeln!(out, "No relevant images.")?;
@@ -108,6 +123,15 @@ fn print_page(page: &SearchPage, out: &mut dyn Write) -> anyhow::Result<()> {
             "{:.3}  #{:<6} {}  ({}×{} {}{when})",
             h.score, h.id, h.path, h.width, h.height, h.format
         )?;
+        for (label, spans) in [
+            ("says", &h.why.words),
+            ("name", &h.why.name),
+            ("facts", &h.why.facts),
+        ] {
+            if !spans.is_empty() {
+                writeln!(out, "       {label}: {}", bracketed(spans))?;
+            }
+        }
     }
     if let Some(next) = page.next_offset {
         writeln!(out, "More: --offset {next}")?;

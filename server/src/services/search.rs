@@ -36,7 +36,7 @@ pub fn query_page(
         details_ms = started.elapsed().as_secs_f64() * 1e3,
         "results"
     );
-    Ok(wire::page(&hits, page.next, false))
+    Ok(wire::page(&hits, page.next, page.browsing))
 }
 
 /// A page of the library itself (nothing to search for), newest first or oldest first.

@@ -109,6 +109,24 @@ pub fn hit(hit: &Hit, d: &ImageDetail) -> wire::SearchHit {
         path: d.path.clone(),
         bytes: f.bytes,
         camera,
+        why: why(&hit.why),
+    }
+}
+
+/// Why a result matched.
+pub fn why(w: &trove_engine::search::Why) -> wire::Why {
+    let spans = |v: &[trove_engine::search::Span]| {
+        v.iter()
+            .map(|s| wire::Span {
+                text: s.text.clone(),
+                hit: s.hit,
+            })
+            .collect()
+    };
+    wire::Why {
+        words: spans(&w.words),
+        name: spans(&w.name),
+        facts: spans(&w.facts),
     }
 }
 
@@ -162,6 +180,7 @@ pub fn filters(f: &wire::SearchFilters) -> (Filters, catalog::Sort) {
             to: f.to.clone(),
             camera: None,
             format: f.format.clone(),
+            ..Filters::default()
         },
         sort(f.sort.unwrap_or_default()),
     )

@@ -96,6 +96,7 @@ impl SearchParams {
                 to: self.to.clone(),
                 camera: self.camera.clone(),
                 format: self.format.clone(),
+                ..Filters::default()
             },
             sort: wire::sort(self.sort.unwrap_or_default()),
         })

@@ -329,3 +329,113 @@ fn an_uploaded_image_finds_its_twin_and_mixes_with_text_and_other_images() {
     let r = request_with(addr, "POST", "/api/search/image", &[], &huge);
     assert_eq!(r.status, 413, "an upload over the limit is refused");
 }
+
+/// The query language and the reasons given for each hit, over a small library whose file
+/// names are hostile markup: the reasons come back as marked text in JSON and as escaped text
+/// in the page, never as markup.
+#[test]
+fn operators_phrases_and_reasons_over_hostile_names() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = tmp.path().join("Memes 2024");
+    std::fs::create_dir_all(lib.join("work")).expect("creates");
+    let hostile = "<img src=x onerror=alert(1)> monday";
+    let names = [
+        format!("{hostile}.png"),
+        "work/tuesday.png".to_owned(),
+        "plain.png".to_owned(),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let shade = 60 * i as u8;
+        image::RgbImage::from_pixel(64, 48, image::Rgb([200, shade, 40]))
+            .save(lib.join(name))
+            .expect("writes a picture");
+    }
+    let mut cmd = crate::util::trove(&tmp.path().join("data"));
+    cmd.args(["--model", "trove/demo-clip", "--device", "cpu", "--library"])
+        .arg(&lib);
+    let server = crate::util::start_server(cmd);
+    let addr = server.addr;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (_, body) = json(addr, "/api/status");
+        if body["state"] == "ready"
+            && !body["crawl"]["running"].as_bool().unwrap_or(true)
+            && body["counts"]["embedded"] == 3
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let search = |q: &str| {
+        let (status, page) = json(addr, &format!("/api/search?q={q}&limit=10"));
+        assert_eq!(status, 200, "{q}: {page:#}");
+        page
+    };
+    let paths = |q: &str| -> Vec<String> {
+        search(q)["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| h["path"].as_str().expect("path").to_owned())
+            .collect()
+    };
+
+    // A file name that holds the word comes first, and says so with the match marked.
+    let page = search("monday");
+    let first = &page["hits"][0];
+    assert!(
+        first["path"].as_str().expect("path").ends_with(&names[0]),
+        "{page:#}"
+    );
+    let name = first["why"]["name"].as_array().expect("a name reason");
+    assert!(
+        name.iter()
+            .any(|s| s["hit"] == true && s["text"].as_str() == Some("monday")),
+        "{name:?}"
+    );
+    let shown: String = name.iter().filter_map(|s| s["text"].as_str()).collect();
+    assert_eq!(shown, format!("Memes 2024/{}", names[0]));
+
+    // text: answers only what holds the words; folder: and type: restrict.
+    assert_eq!(paths("text:tuesday").len(), 1);
+    assert!(paths("text:wednesday").is_empty());
+    assert_eq!(paths("text:png+folder:work").len(), 1);
+    assert_eq!(paths("text:png+folder:%22memes+2024%22").len(), 3);
+    assert!(paths("monday+type:gif").is_empty());
+    // -word leaves out what holds it.
+    assert!(paths("text:png+-monday")
+        .iter()
+        .all(|p| !p.contains("monday")));
+    // Operators alone list the library under them.
+    let listed = search("type:png+before:2100");
+    assert_eq!(listed["browsing"], true);
+    // Undated pictures are neither before nor after a date.
+    assert_eq!(listed["hits"].as_array().map(Vec::len), Some(0));
+    assert_eq!(search("type:png")["hits"].as_array().map(Vec::len), Some(3));
+    // Mistakes are explained.
+    for q in [
+        "after:someday",
+        "type:psd",
+        "text:a+like:b",
+        "folder:",
+        "-folder:x",
+    ] {
+        let (status, body) = json(addr, &format!("/api/search?q={q}"));
+        assert_eq!(status, 400, "{q}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(':')),
+            "{body}"
+        );
+    }
+
+    // The page shows the reason as text: the name's markup is escaped, the match is marked.
+    let r = get(addr, "/search?q=onerror");
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("<img src=x"), "raw markup in the page");
+    assert!(
+        r.body.contains("&lt;img src=x "),
+        "the name is shown escaped"
+    );
+    assert!(r.body.contains("<mark"), "the match is marked");
+}

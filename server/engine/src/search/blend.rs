@@ -6,13 +6,16 @@
 //! model's cutoff (the words are there), and weigh twice a vector rank, so a picture that
 //! says what was typed comes first.
 //!
+//! A query with quoted phrases answers only the images whose words hold them, all of them,
+//! by the same fusion ([`fuse_phrased`]).
+//!
 //! The fused head depends only on the query, never on the page asked for, so pages still
 //! never overlap or leave gaps.
 
 use std::collections::{HashMap, HashSet};
 
 use super::Kept;
-use crate::catalog::{Catalog, CatalogError, Filters};
+use crate::catalog::{Catalog, CatalogError, Filters, KeywordQuery};
 use crate::vectors::Neighbour;
 
 /// Vector results fused with the keyword matches.
@@ -28,10 +31,11 @@ const KEYWORD_WEIGHT: f64 = 2.0;
 /// substring: three characters or more (what the trigram index can look up), or two when they
 /// are not ASCII (many Chinese and Japanese words are two characters). Shorter words ("a",
 /// "on") would each cost a scan of the whole index and match nearly everything.
-pub fn keyword_terms(positive: &str) -> Vec<String> {
+pub fn keyword_terms<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut seen = HashSet::new();
-    positive
-        .split_whitespace()
+    words
+        .into_iter()
+        .flat_map(str::split_whitespace)
         .map(|w| w.trim_matches(|c: char| c.is_ascii_punctuation() && c != '#' && c != '%'))
         .filter(|w| {
             let n = w.chars().count();
@@ -42,18 +46,18 @@ pub fn keyword_terms(positive: &str) -> Vec<String> {
         .collect()
 }
 
-/// The keyword matches for `terms` that pass `filters` and have an embedding for the model,
-/// best first, with their similarity to the query vector `q`.
+/// The keyword matches for `query` that pass `filters` and have an embedding for the model,
+/// best first (at most `depth`), with their similarity to the query vector `q`.
 pub fn keyword_matches(
     catalog: &Catalog,
     model_id: i64,
-    terms: &[String],
+    query: KeywordQuery<'_>,
     filters: &Filters,
     q: &[f32],
     exclude: &[i64],
+    depth: usize,
 ) -> Result<Vec<Kept>, CatalogError> {
-    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
-    let found = catalog.keyword_search(&terms, KEYWORD_DEPTH)?;
+    let found = catalog.keyword_search(query, depth)?;
     let ids: Vec<i64> = found
         .iter()
         .map(|(id, _)| *id)
@@ -72,6 +76,40 @@ pub fn keyword_matches(
         out.push((Neighbour { id, similarity }, taken.clone()));
     }
     Ok(out)
+}
+
+/// Every image that holds the query's quoted phrases (`phrased`, in keyword order), ordered
+/// by RRF of its rank by similarity among them and its rank among the keyword matches of the
+/// whole query (`keyword`, which also asks the unquoted words). No cutoff: the words are there.
+pub fn fuse_phrased(phrased: Vec<Kept>, keyword: &[Kept]) -> Vec<Kept> {
+    let keyword_rank: HashMap<i64, usize> = keyword
+        .iter()
+        .enumerate()
+        .map(|(rank, k)| (k.0.id, rank))
+        .collect();
+    let mut by_similarity = phrased;
+    by_similarity.sort_by(|a, b| {
+        b.0.similarity
+            .total_cmp(&a.0.similarity)
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    let mut scored: Vec<(f64, Kept)> = by_similarity
+        .into_iter()
+        .enumerate()
+        .map(|(rank, k)| {
+            let mut score = 1.0 / (RRF_K + rank as f64 + 1.0);
+            if let Some(r) = keyword_rank.get(&k.0.id) {
+                score += KEYWORD_WEIGHT / (RRF_K + *r as f64 + 1.0);
+            }
+            (score, k)
+        })
+        .collect();
+    scored.sort_by(|(sa, a), (sb, b)| {
+        sb.total_cmp(sa)
+            .then(b.0.similarity.total_cmp(&a.0.similarity))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    scored.into_iter().map(|(_, k)| k).collect()
 }
 
 /// The fused order: the first [`HEAD`] of `vector` and all of `keyword` by RRF (ties by
@@ -122,11 +160,11 @@ mod tests {
     #[test]
     fn terms_are_words_the_trigram_index_can_look_up_once_each() {
         assert_eq!(
-            keyword_terms("Monday  again, a MONDAY on #1 50%"),
+            keyword_terms(["Monday  again, a", "MONDAY on #1 50%"]),
             ["Monday", "again", "50%"]
         );
-        assert_eq!(keyword_terms("咖啡 a"), ["咖啡"]);
-        assert_eq!(keyword_terms("a dog on"), ["dog"]);
+        assert_eq!(keyword_terms(["咖啡 a"]), ["咖啡"]);
+        assert_eq!(keyword_terms(["a dog on"]), ["dog"]);
     }
 
     #[test]
@@ -143,5 +181,50 @@ mod tests {
         assert_eq!(&ids[101..], &(101..=150).collect::<Vec<_>>()[..]);
         // No keyword match: the vector order untouched.
         assert_eq!(fuse(vector.clone(), Vec::new()), vector);
+    }
+}
+
+#[cfg(test)]
+mod phrased_tests {
+    use super::*;
+
+    #[test]
+    fn phrase_matches_are_all_kept_the_ones_with_more_words_first() {
+        let phrased = vec![
+            (
+                Neighbour {
+                    id: 1,
+                    similarity: 0.9,
+                },
+                None,
+            ),
+            (
+                Neighbour {
+                    id: 2,
+                    similarity: 0.1,
+                },
+                None,
+            ),
+            (
+                Neighbour {
+                    id: 3,
+                    similarity: 0.5,
+                },
+                None,
+            ),
+        ];
+        // Image 2 also holds the unquoted words.
+        let keyword = vec![(
+            Neighbour {
+                id: 2,
+                similarity: 0.1,
+            },
+            None,
+        )];
+        let ids: Vec<i64> = fuse_phrased(phrased, &keyword)
+            .iter()
+            .map(|k| k.0.id)
+            .collect();
+        assert_eq!(ids, [2, 1, 3]);
     }
 }

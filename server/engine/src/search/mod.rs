@@ -14,13 +14,17 @@
 
 mod blend;
 mod query;
+pub mod syntax;
+pub mod why;
 
 use std::collections::HashSet;
 
 pub use blend::keyword_terms;
-pub use query::{cutoff, query_vector, split_negatives, validate, DEMO_TEXT_CUTOFF};
+pub use query::{cutoff, query_vector, validate, DEMO_TEXT_CUTOFF};
+pub use syntax::{Parsed, Signal};
+pub use why::{Span, Why};
 
-use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, Sort};
+use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, KeywordQuery, Sort};
 use crate::engine::Engine;
 use crate::vectors::{Neighbour, VectorError};
 
@@ -62,7 +66,7 @@ pub enum SearchError {
 /// What to search for. At least one of `text`, `like` and `vector` must be set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
-    /// Text; words starting with `-` are negative terms (`dog -cat`).
+    /// Text in the query language of [`syntax`]: words, `"phrases"`, `-negatives`, operators.
     pub text: Option<String>,
     /// Images the results should look like.
     pub like: Vec<i64>,
@@ -80,11 +84,12 @@ pub struct Query {
 }
 
 impl Query {
-    /// Whether it has positive text (not only `-negative` terms).
-    pub fn has_text(&self) -> bool {
-        self.text
-            .as_deref()
-            .is_some_and(|t| !split_negatives(t).0.is_empty())
+    /// The text parsed (empty when there is none).
+    pub fn parsed(&self) -> Result<Parsed, SearchError> {
+        match &self.text {
+            Some(t) => syntax::parse(t).map_err(SearchError::BadQuery),
+            None => Ok(Parsed::default()),
+        }
     }
 
     /// Whether it has images to look like (ids or an uploaded vector).
@@ -100,6 +105,8 @@ pub struct Hit {
     pub id: i64,
     /// Cosine similarity to the query vector.
     pub score: f32,
+    /// What in its words, names and facts matched the query's words.
+    pub why: Why,
 }
 
 /// One page of results.
@@ -109,9 +116,12 @@ pub struct Page {
     pub hits: Vec<Hit>,
     /// The offset of the next page, if there is one.
     pub next: Option<usize>,
+    /// Whether it lists the library (the query only restricted, with nothing to look for).
+    pub browsing: bool,
 }
 
-/// Runs `query` and returns the page `[offset, offset + limit)`.
+/// Runs `query` and returns the page `[offset, offset + limit)`. A query of operators only
+/// (`type:png after:2023`) lists the library under them, newest first.
 pub fn search(
     engine: &Engine,
     catalog: &Catalog,
@@ -120,55 +130,176 @@ pub fn search(
     limit: usize,
 ) -> Result<Page, SearchError> {
     validate(query, offset, limit)?;
+    let parsed = query.parsed()?;
+    let filters = merged_filters(&query.filters, &parsed);
+    if !parsed.has_text() && !query.has_image() {
+        if !parsed.negatives.is_empty() {
+            return Err(SearchError::BadQuery(
+                "only negative terms: say what to look for, too (`dog -cat`)".into(),
+            ));
+        }
+        if parsed.signal == Signal::Words {
+            return Err(SearchError::BadQuery(
+                "text: needs words to look for, like text:monday".into(),
+            ));
+        }
+        let oldest = query.sort == Sort::Oldest;
+        return browse(
+            engine,
+            catalog,
+            &filters,
+            if oldest { Sort::Oldest } else { Sort::Newest },
+            offset,
+            limit,
+        );
+    }
     let started = std::time::Instant::now();
-    let q = query_vector(engine, catalog, query)?;
+    let q = query_vector(engine, catalog, query, &parsed)?;
     let embedded = started.elapsed();
-    let family = engine.embedder.config().family();
-    let min = cutoff(&engine.model, family, query.has_text(), query.has_image());
-    let positive = query
-        .text
-        .as_deref()
-        .map(|t| split_negatives(t).0)
-        .unwrap_or_default();
-    let terms = blend::keyword_terms(&positive);
-    // The fused head needs the same vector results whatever the page.
-    let want = if terms.is_empty() {
-        offset + limit + 1
+    let terms = if parsed.signal == Signal::Looks {
+        Vec::new()
     } else {
-        (offset + limit + 1).max(blend::HEAD + 1)
+        blend::keyword_terms(parsed.words.iter().map(String::as_str))
     };
-    let (mut kept, k) = gather(engine, catalog, query, &q, min, want)?;
-    if !terms.is_empty() {
-        let matches = blend::keyword_matches(
+    if parsed.signal == Signal::Words && terms.is_empty() && parsed.phrases.is_empty() {
+        return Err(SearchError::BadQuery(
+            "text: looks for words of three letters or more (two in Chinese, Japanese or Korean)"
+                .into(),
+        ));
+    }
+    let keywords = KeywordQuery {
+        terms: &terms,
+        phrases: &parsed.phrases,
+    };
+    let mut kept = match parsed.signal {
+        Signal::Words => blend::keyword_matches(
             catalog,
             engine.model_id,
-            &terms,
-            &query.filters,
+            keywords,
+            &filters,
             &q,
             &query.like,
-        )?;
-        kept = blend::fuse(kept, matches);
-    }
+            MAX_DEPTH,
+        )?,
+        Signal::Both | Signal::Looks if !parsed.phrases.is_empty() => {
+            let only_phrases = KeywordQuery {
+                terms: &[],
+                phrases: &parsed.phrases,
+            };
+            let phrased = blend::keyword_matches(
+                catalog,
+                engine.model_id,
+                only_phrases,
+                &filters,
+                &q,
+                &query.like,
+                MAX_DEPTH,
+            )?;
+            let keyword = if terms.is_empty() {
+                phrased.clone()
+            } else {
+                blend::keyword_matches(
+                    catalog,
+                    engine.model_id,
+                    keywords,
+                    &filters,
+                    &q,
+                    &query.like,
+                    blend::KEYWORD_DEPTH,
+                )?
+            };
+            blend::fuse_phrased(phrased, &keyword)
+        }
+        Signal::Both | Signal::Looks => {
+            let family = engine.embedder.config().family();
+            let min = cutoff(&engine.model, family, parsed.has_text(), query.has_image());
+            // The fused head needs the same vector results whatever the page.
+            let want = if terms.is_empty() {
+                offset + limit + 1
+            } else {
+                (offset + limit + 1).max(blend::HEAD + 1)
+            };
+            let (kept, _) = gather(engine, catalog, query, &filters, &q, min, want)?;
+            if terms.is_empty() {
+                kept
+            } else {
+                let matches = blend::keyword_matches(
+                    catalog,
+                    engine.model_id,
+                    keywords,
+                    &filters,
+                    &q,
+                    &query.like,
+                    blend::KEYWORD_DEPTH,
+                )?;
+                blend::fuse(kept, matches)
+            }
+        }
+    };
     if query.sort != Sort::Relevance {
         order_by_date(&mut kept, query.sort == Sort::Newest);
     }
     let next = (kept.len() > offset + limit).then_some(offset + limit);
-    tracing::debug!(
-        embed_ms = embedded.as_secs_f64() * 1e3,
-        rank_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
-        k,
-        "query"
-    );
-    let hits = kept
+    let page: Vec<Neighbour> = kept
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|(h, _)| Hit {
+        .map(|(h, _)| h)
+        .collect();
+    let ids: Vec<i64> = page.iter().map(|h| h.id).collect();
+    let mut reasons = why::explain(catalog, &ids, &terms, &parsed.phrases)?;
+    tracing::debug!(
+        embed_ms = embedded.as_secs_f64() * 1e3,
+        rank_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
+        "query"
+    );
+    let hits = page
+        .into_iter()
+        .map(|h| Hit {
             id: h.id,
             score: h.similarity,
+            why: reasons.remove(&h.id).unwrap_or_default(),
         })
         .collect();
-    Ok(Page { hits, next })
+    Ok(Page {
+        hits,
+        next,
+        browsing: false,
+    })
+}
+
+/// The request's filters with the query's operators added: an operator's value replaces the
+/// same filter's, and dates narrow.
+fn merged_filters(given: &Filters, parsed: &Parsed) -> Filters {
+    let mut f = given.clone();
+    match &parsed.folder {
+        Some(folder) if folder.starts_with('/') => f.folder = Some(folder.clone()),
+        Some(name) => f.folder_name = Some(name.clone()),
+        None => {}
+    }
+    if parsed.camera.is_some() {
+        f.camera.clone_from(&parsed.camera);
+    }
+    if parsed.format.is_some() {
+        f.format.clone_from(&parsed.format);
+    }
+    if let Some(after) = &parsed.after {
+        f.from = Some(
+            f.from
+                .take()
+                .map_or(after.clone(), |d| d.max(after.clone())),
+        );
+    }
+    if parsed.before.is_some() {
+        f.before.clone_from(&parsed.before);
+    }
+    f.phrases.extend(parsed.phrases.iter().cloned());
+    if parsed.signal != Signal::Looks {
+        f.without.extend(blend::keyword_terms(
+            parsed.negatives.iter().map(String::as_str),
+        ));
+    }
+    f
 }
 
 /// A page of the library itself, for a request with nothing to search for: images embedded
@@ -190,8 +321,19 @@ pub fn browse(
     let mut ids = catalog.browse(engine.model_id, filters, oldest, offset, limit + 1)?;
     let next = (ids.len() > limit).then_some(offset + limit);
     ids.truncate(limit);
-    let hits = ids.into_iter().map(|id| Hit { id, score: 0.0 }).collect();
-    Ok(Page { hits, next })
+    let hits = ids
+        .into_iter()
+        .map(|id| Hit {
+            id,
+            score: 0.0,
+            why: Why::default(),
+        })
+        .collect();
+    Ok(Page {
+        hits,
+        next,
+        browsing: true,
+    })
 }
 
 /// The catalog's facts for each hit, in the hits' order (an image forgotten meanwhile is left
@@ -225,6 +367,7 @@ fn gather(
     engine: &Engine,
     catalog: &Catalog,
     query: &Query,
+    filters: &Filters,
     q: &[f32],
     min: f32,
     want: usize,
@@ -248,7 +391,7 @@ fn gather(
         // In the engine's order, so which candidates get checked never depends on the page.
         candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
         let goal = if need_all { usize::MAX } else { want };
-        keep_visible(catalog, &candidates, &query.filters, goal, &mut kept)?;
+        keep_visible(catalog, &candidates, filters, goal, &mut kept)?;
         if exhausted || below || (!need_all && kept.len() >= want) {
             return Ok((kept, k));
         }

@@ -4,30 +4,13 @@
 
 use trove_models::Family;
 
+use super::syntax::Parsed;
 use super::{
     Query, SearchError, MAX_DEPTH, MAX_EXAMPLES, MAX_NEGATIVE_TERMS, MAX_PAGE, MAX_QUERY_CHARS,
     NEGATIVE_WEIGHT,
 };
 use crate::catalog::Catalog;
 use crate::engine::Engine;
-
-/// Splits `dog -cat "-x"` into positive text and negative terms, each negative term once
-/// (compared case-insensitively): every term costs a run of the text model.
-pub fn split_negatives(text: &str) -> (String, Vec<String>) {
-    let mut positive = Vec::new();
-    let mut negative: Vec<String> = Vec::new();
-    for word in text.split_whitespace() {
-        match word.strip_prefix('-') {
-            Some(term) if !term.is_empty() => {
-                if !negative.iter().any(|n| n.eq_ignore_ascii_case(term)) {
-                    negative.push(term.to_owned());
-                }
-            }
-            _ => positive.push(word),
-        }
-    }
-    (positive.join(" "), negative)
-}
 
 /// Ids in their first order, each once.
 fn distinct(ids: &[i64]) -> Vec<i64> {
@@ -59,7 +42,8 @@ pub fn validate(query: &Query, offset: usize, limit: usize) -> Result<(), Search
         return bad("the query is not valid UTF-8 text".into());
     }
     if let Some(text) = &query.text {
-        let terms = split_negatives(text).1.len();
+        let parsed = super::syntax::parse(text).map_err(SearchError::BadQuery)?;
+        let terms = parsed.negatives.len();
         if terms > MAX_NEGATIVE_TERMS {
             return bad(format!(
                 "the query excludes {terms} different words; the limit is {MAX_NEGATIVE_TERMS}"
@@ -126,19 +110,18 @@ pub fn query_vector(
     engine: &Engine,
     catalog: &Catalog,
     query: &Query,
+    parsed: &Parsed,
 ) -> Result<Vec<f32>, SearchError> {
     let dim = engine.embedder.dim();
     let mut texts: Vec<Vec<f32>> = Vec::new();
     let mut images: Vec<Vec<f32>> = Vec::new();
     let mut negative: Vec<Vec<f32>> = Vec::new();
-    if let Some(text) = &query.text {
-        let (pos, neg) = split_negatives(text);
-        if !pos.is_empty() {
-            texts.push(engine.embedder.embed_query(&pos)?.to_vec());
-        }
-        for term in neg {
-            negative.push(engine.embedder.embed_query(&term)?.to_vec());
-        }
+    let positive = parsed.embed_text();
+    if !positive.is_empty() {
+        texts.push(engine.embedder.embed_query(&positive)?.to_vec());
+    }
+    for term in &parsed.negatives {
+        negative.push(engine.embedder.embed_query(term)?.to_vec());
     }
     for (ids, into) in [(&query.like, &mut images), (&query.unlike, &mut negative)] {
         for id in distinct(ids) {
@@ -217,21 +200,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn negative_terms_are_split_off() {
-        assert_eq!(
-            split_negatives("dog -cat  beach"),
-            ("dog beach".into(), vec!["cat".into()])
-        );
-        assert_eq!(split_negatives("- dash"), ("- dash".into(), vec![]));
-        assert_eq!(
-            split_negatives("dog -cat -Cat -cat -owl"),
-            ("dog".into(), vec!["cat".to_owned(), "owl".to_owned()])
-        );
+    fn ids_are_kept_once_in_their_first_order() {
         assert_eq!(distinct(&[3, 1, 3, 3, 2, 1]), [3, 1, 2]);
-        assert_eq!(
-            split_negatives("-only"),
-            (String::new(), vec!["only".into()])
-        );
     }
 
     #[test]
@@ -249,6 +219,9 @@ mod tests {
         assert!(err(&text(&"x".repeat(10_000)), 0, 60).contains("10000 characters"));
         assert!(err(&text("a"), 0, 0).contains("limit"));
         assert!(err(&text("a"), MAX_DEPTH, 10).contains("depth"));
+        assert!(err(&text("after:someday"), 0, 10).contains("after: takes a year"));
+        let many: Vec<String> = (0..=MAX_NEGATIVE_TERMS).map(|i| format!("-w{i}")).collect();
+        assert!(err(&text(&format!("a {}", many.join(" "))), 0, 10).contains("excludes 17"));
         let mut dated = text("a");
         dated.filters.from = Some("2024-13".into());
         assert!(err(&dated, 0, 10).contains("YYYY-MM-DD"));

@@ -123,8 +123,13 @@ fn a_crawl_reads_the_words_once_and_the_keyword_index_finds_them() {
 
     // The keyword index finds the words: substrings, any case, several terms, short ones.
     let found = |terms: &[&str]| -> Vec<i64> {
+        let terms: Vec<String> = terms.iter().map(|t| (*t).to_owned()).collect();
+        let query = trove_engine::catalog::KeywordQuery {
+            terms: &terms,
+            phrases: &[],
+        };
         catalog
-            .keyword_search(terms, 10)
+            .keyword_search(query, 10)
             .expect("searches")
             .into_iter()
             .map(|(id, _)| id)
@@ -152,6 +157,70 @@ fn a_crawl_reads_the_words_once_and_the_keyword_index_finds_them() {
     };
     assert_eq!(first("monday"), Some(id_of("monday.png")));
     assert_eq!(first("Tokyo cafe"), Some(id_of("sign.png")));
+
+    // The query language: phrases, exclusions, one signal, operators, and why each hit matched.
+    let page = |text: &str| {
+        let query = Query {
+            text: Some(text.into()),
+            ..Query::default()
+        };
+        search(&engine, &catalog, &query, 0, 10).expect("searches")
+    };
+    let ids = |text: &str| -> Vec<i64> { page(text).hits.iter().map(|h| h.id).collect() };
+    // A quoted phrase must be in the picture, across its lines, in order.
+    assert_eq!(ids("\"monday again\""), [id_of("monday.png")]);
+    assert!(ids("\"again monday\"").is_empty());
+    assert_eq!(ids("picture \"tokyo\""), [id_of("sign.png")]);
+    // -word leaves out what holds it.
+    assert!(!ids("monday -again").contains(&id_of("monday.png")));
+    // text: asks the words only: only what holds them.
+    assert_eq!(ids("text:tokyo"), [id_of("sign.png")]);
+    assert!(ids("text:tuesday").is_empty());
+    // like: asks the meaning only: no reasons from words.
+    assert!(page("like:monday").hits.iter().all(|h| h.why.is_empty()));
+    // Operators restrict.
+    assert_eq!(ids("monday type:png").first(), Some(&id_of("monday.png")));
+    assert!(ids("monday type:jpeg").is_empty());
+    assert!(ids("monday after:2030").is_empty());
+    let folder = library
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a name")
+        .to_owned();
+    assert_eq!(
+        ids(&format!("monday folder:{folder}")).first(),
+        Some(&id_of("monday.png"))
+    );
+    assert!(ids("monday folder:elsewhere").is_empty());
+    // Operators alone list the library under them.
+    let listed = page("type:png");
+    assert!(listed.browsing);
+    assert_eq!(listed.hits.len(), 3);
+    // Why: the words read with the match marked, and the file name that holds it.
+    let hit = page("monday").hits.into_iter().next().expect("a hit");
+    let marked: Vec<(&str, bool)> = hit
+        .why
+        .words
+        .iter()
+        .map(|s| (s.text.as_str(), s.hit))
+        .collect();
+    assert_eq!(marked, [("MONDAY", true), (" AGAIN", false)]);
+    assert!(
+        hit.why.name.iter().any(|s| s.hit && s.text == "monday"),
+        "{:?}",
+        hit.why.name
+    );
+    let sign = page("\"okyo\" cafe")
+        .hits
+        .into_iter()
+        .next()
+        .expect("a hit");
+    assert!(sign
+        .why
+        .words
+        .iter()
+        .any(|s| s.hit && s.text.contains("okyo")));
 
     // A second crawl reads nothing again.
     let again = engine
