@@ -43,6 +43,8 @@ step "end-to-end (cargo leptos end-to-end, Playwright in Debian chromium)"
 e2e_data=$(mktemp -d)
 trap 'rm -rf "$e2e_data"' EXIT
 rm -rf end2end/playwright-report end2end/screenshots
+# The text reader reads the words on the demo library's memes (the words tests search them).
+TROVE_DATA_DIR="$e2e_data" cargo run --locked -q -p server --bin trove -- model install-ocr .data/ocr/pp-ocrv4
 status=0
 TROVE_DATA_DIR="$e2e_data" cargo leptos end-to-end || status=$?
 node -e "

@@ -84,3 +84,67 @@ test('a shared link with a script in its query shows the text and runs nothing',
   expect(dialogs).toBe(0);
   expect(errors).toEqual([]);
 });
+
+// The demo library's memes and signs carry words, and the text reader (installed by
+// scripts/test.sh) has read them: COFFEE, PIZZA, HELLO… (its pixel font's M, N and W read as H).
+type Span = { text: string; hit?: boolean };
+type Hit = { id: number; why?: { words?: Span[]; name?: Span[] } };
+const plain = (spans: Span[] = []) => spans.map((s) => s.text).join('');
+
+test('words printed on a meme find it first, marked, and the lightbox says why', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/search?q=coffee');
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  const first = page.locator('#results li.result').first();
+  // The card says what the picture says, the typed word marked.
+  await expect(first.locator('.why mark').first()).toHaveText(/^coffee$/i);
+  await page.screenshot({ path: shot('words-search'), fullPage: false });
+  await first.locator('a').click();
+  await expect(page.locator('#lightbox-why')).toBeVisible();
+  await expect(page.locator('#why-words mark').first()).toHaveText(/^coffee$/i);
+  await page.screenshot({ path: shot('words-lightbox') });
+  expect(errors).toEqual([]);
+});
+
+test('a quoted phrase lists only pictures that say it, in order', async ({ page, request }) => {
+  // A phrase of two words some picture says (read by the reader, not known in advance).
+  const found = await (await request.get('/api/search?q=text:coffee&limit=50')).json();
+  const phrase = found.hits
+    .map((h: Hit) => plain(h.why?.words).trim())
+    .find((w: string) => /^[A-Z]{3,} [A-Z]{3,}$/.test(w));
+  expect(phrase, 'a picture that says two words with COFFEE').toBeTruthy();
+  const res = await request.get(`/api/search?q=${encodeURIComponent(`"${phrase}"`)}&limit=200`);
+  expect(res.status()).toBe(200);
+  const hits: Hit[] = (await res.json()).hits;
+  expect(hits.length).toBeGreaterThan(0);
+  for (const h of hits) {
+    expect(plain(h.why?.words).toUpperCase()).toContain(phrase);
+  }
+  // The other order is another phrase.
+  const reversed = phrase.split(' ').reverse().join(' ');
+  const other: Hit[] = (await (await request.get(`/api/search?q=${encodeURIComponent(`"${reversed}"`)}&limit=50`)).json()).hits;
+  for (const h of other) {
+    expect(plain(h.why?.words).toUpperCase()).toContain(reversed);
+  }
+  // The page shows it with the phrase marked.
+  await page.goto('/search?q=' + encodeURIComponent(`"${phrase.toLowerCase()}"`));
+  await expect(page.locator('#results li.result')).toHaveCount(hits.length);
+  await expect(page.locator('#results li.result .why mark').first()).toHaveText(new RegExp(phrase, 'i'));
+});
+
+test('operators restrict, text: asks only the words, and mistakes are explained', async ({ page, request }) => {
+  const get = async (q: string) => (await request.get(`/api/search?q=${encodeURIComponent(q)}&limit=200`)).json();
+  const words: Hit[] = (await get('text:pizza')).hits;
+  expect(words.length).toBeGreaterThan(0);
+  for (const h of words) expect(plain(h.why?.words).toUpperCase()).toContain('PIZZA');
+  expect((await get('pizza type:png')).hits.length).toBeGreaterThan(0);
+  expect((await get('pizza type:gif')).hits).toEqual([]);
+  // Left out: pictures whose words hold an excluded word.
+  const without: Hit[] = (await get('text:pizza -help')).hits;
+  for (const h of without) expect(plain(h.why?.words).toUpperCase()).not.toContain('HELP');
+  // In the page: an operator that leaves nothing says so; a mistake shows the reason.
+  await page.goto('/search?q=' + encodeURIComponent('pizza type:gif'));
+  await expect(page.locator('#no-results')).toBeVisible();
+  await page.goto('/search?q=' + encodeURIComponent('pizza after:someday'));
+  await expect(page.locator('body')).toContainText('after: takes a year');
+});

@@ -249,7 +249,10 @@ test('the admin adds a library folder, sees it crawled, and removes it', async (
   expect(errors).toEqual([]);
 });
 
-test('a long crawl shows its progress while it runs: files done of the total, embedded, rate', async ({ page }) => {
+test('a long crawl shows its progress while it runs: files done of the total, embedded, rate, then words read', async ({ page }) => {
+  // After embedding, the text reader reads the words in all 1,500 pictures (about two minutes
+  // on two cores).
+  test.setTimeout(360_000);
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
@@ -289,8 +292,11 @@ test('a long crawl shows its progress while it runs: files done of the total, em
   expect(Number(total.replaceAll(',', ''))).toBeGreaterThan(0);
   await page.locator('#library-status').scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot('home-crawling'), fullPage: false });
+  // Then the words: search already works while they are read.
+  const reading = /Reading text: ([\d,]+) \/ 1,500 images, [\d,]+ with words, [\d.]+ images\/s/;
+  await expect(progress).toContainText(reading, { timeout: 120_000 });
   // And at the end, the summary.
-  await expect(progress).toContainText(/Last crawl: 1,800 files in \d+:\d\d \(1,500 embedded, 0 moved or copied, 300 unchanged/, { timeout: 120_000 });
+  await expect(progress).toContainText(/Last crawl: 1,800 files in \d+:\d\d \(1,500 embedded, 0 moved or copied, 300 unchanged/, { timeout: 300_000 });
   await expect(page.locator('#crawl-bar')).toHaveCount(0);
   // The finished crawl's time stands still.
   const summary = await progress.textContent();
