@@ -12,8 +12,10 @@
 //!
 //! 1. A catalog of `TROVE_BENCH_IMAGES` (100,000) images is written straight into SQLite, with
 //!    synthetic embeddings clustered around the text embeddings of 40 subjects (so text queries
-//!    have thousands of relevant results above the cutoff, as on a real library). The files do
-//!    not exist; search never reads them.
+//!    have thousands of relevant results above the cutoff, as on a real library), and words
+//!    "read" in every fifth (its subject's words and two more subjects', so text queries have
+//!    thousands of keyword matches to blend too). The files do not exist; search never reads
+//!    them.
 //! 2. The real `trove serve` opens it (rebuilding the HNSW index from the catalog) with the
 //!    model in `TROVE_BENCH_MODEL`, by default the random-weight ViT-B/32 that
 //!    `models/scripts/make_fixtures.py full .data/full` makes (the demo model if it is absent),
@@ -383,8 +385,12 @@ fn write_catalog(data: &Path, model: &Path, centres: &[Vec<f32>], images: usize,
     let crawl = store.begin_crawl(model_id).expect("crawl");
     let mut rng = Rng(7);
     let mut batch = Vec::with_capacity(5000);
+    // Every fifth picture has words read in it: its subject's words and two more, so the
+    // keyword index answers text queries with thousands of matches, as on a meme library.
+    let mut words: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
     for i in 0..images as u64 {
-        let centre = &centres[(rng.next() % centres.len() as u64) as usize];
+        let subject = (rng.next() % centres.len() as u64) as usize;
+        let centre = &centres[subject];
         let mut image = ImageFacts {
             hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
             format: "jpeg".into(),
@@ -399,6 +405,16 @@ fn write_catalog(data: &Path, model: &Path, centres: &[Vec<f32>], images: usize,
             1 + rng.next() % 12,
             1 + rng.next() % 28
         ));
+        if i % 5 == 0 {
+            let extra = |r: u64| SUBJECTS[(r % SUBJECTS.len() as u64) as usize];
+            let text = format!(
+                "{}\n{} {}",
+                SUBJECTS[subject % SUBJECTS.len()],
+                extra(rng.next()),
+                extra(rng.next())
+            );
+            words.insert(image.hash, text.to_uppercase());
+        }
         let path = root
             .join(format!("{:03}", i / 1000))
             .join(format!("IMG_{i:06}.jpg"));
@@ -420,6 +436,30 @@ fn write_catalog(data: &Path, model: &Path, centres: &[Vec<f32>], images: usize,
         }
     }
     store.write_batch(crawl, model_id, batch).expect("writes");
+    let ids: Vec<(i64, Vec<u8>)> = {
+        let db = rusqlite::Connection::open(data.join("catalog.db")).expect("opens");
+        let mut stmt = db.prepare("SELECT id, hash FROM images").expect("prepares");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("reads");
+        rows.collect::<Result<_, _>>().expect("reads")
+    };
+    let records: Vec<trove_engine::catalog::TextRecord> = ids
+        .into_iter()
+        .filter_map(|(id, hash)| {
+            let hash: [u8; 32] = hash.try_into().ok()?;
+            Some(trove_engine::catalog::TextRecord {
+                image_id: id,
+                text: words.remove(&hash)?,
+                lines_json: "[]".into(),
+            })
+        })
+        .collect();
+    for chunk in records.chunks(5000) {
+        store
+            .record_text("bench/words@0", chunk)
+            .expect("writes words");
+    }
 }
 
 /// Latency, one request at a time: distinct text queries, similar-to-an-image, and a deep page.

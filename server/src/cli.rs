@@ -143,6 +143,10 @@ pub struct IndexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Forget the words read in every picture first, so this crawl reads them all again
+    /// (another text reader reads again by itself; this is for reading again anyway).
+    #[arg(long)]
+    pub read_again: bool,
 }
 
 /// Paging, filters and output shared by `search` and `similar`.
@@ -260,9 +264,12 @@ pub enum ModelAction {
     },
     /// Download a model (config.json, model.safetensors, tokenizer.json,
     /// preprocessor_config.json) from the Hugging Face Hub into the data directory.
-    /// HF_ENDPOINT and HF_TOKEN are honoured.
+    /// HF_ENDPOINT and HF_TOKEN are honoured. `paddleocr/pp-ocrv4` is the text reader: its two
+    /// files come from the rapidocr-onnxruntime 1.4.4 wheel on PyPI (TROVE_PYPI_URL names a
+    /// mirror), checked against their known hashes.
     Pull {
-        /// Repository id, e.g. openai/clip-vit-base-patch32 or google/siglip2-base-patch16-224.
+        /// Repository id, e.g. openai/clip-vit-base-patch32, google/siglip2-base-patch16-224,
+        /// or paddleocr/pp-ocrv4.
         repo: String,
     },
     /// Install the text reader (PaddleOCR's PP-OCRv4 detector and recogniser, Apache-2.0) from

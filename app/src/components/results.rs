@@ -95,7 +95,7 @@ pub fn SearchBox(
                     </div>
                     <details id="refine" class="text-sm" open=open>
                         <summary class="cursor-pointer select-none text-stone-600 dark:text-stone-400">
-                            "Refine: dates, type, folder, order · " <span class="text-stone-500">"-word excludes a word"</span>
+                            "Refine: dates, type, folder, order · " <span class="text-stone-500">"\"quoted words\" must be in the picture, -word leaves out"</span>
                         </summary>
                         <div class="mt-2 flex flex-wrap items-end gap-3">
                             <label class="flex flex-col">"From"
@@ -123,6 +123,16 @@ pub fn SearchBox(
                                 </select>
                             </label>
                         </div>
+                        <p id="query-help" class="mt-2 text-stone-600 dark:text-stone-400">
+                            "Or type them in the box: "
+                            <code>"\"monday again\""</code>" in the picture, "
+                            <code>"-cat"</code>" left out, "
+                            <code>"folder:memes"</code>", "<code>"camera:fuji"</code>", "
+                            <code>"after:2023"</code>", "<code>"before:2024-06"</code>", "
+                            <code>"type:png"</code>"; "
+                            <code>"text:"</code>" for the words only, "
+                            <code>"like:"</code>" for the look only."
+                        </p>
                     </details>
                 </form>
                 <ImageSearchButton/>

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use app::format::{count, group};
-use trove_engine::catalog::CrawlState;
+use trove_engine::catalog::{Catalog, CrawlState};
 use trove_engine::crawl::{CrawlError, CrawlSummary, Progress, ProgressSnapshot};
 use trove_engine::media::DecodeLimits;
 use trove_engine::Engine;
@@ -24,6 +24,13 @@ pub fn run(settings: &Settings, args: &IndexArgs, out: &mut dyn Write) -> anyhow
         max_pixels: args.max_megapixels.saturating_mul(1_000_000),
         ..DecodeLimits::default()
     };
+    if args.read_again {
+        let forgotten = Catalog::open(&engine.paths.catalog)?.forget_text()?;
+        eprintln!(
+            "Forgot the words read in {}; this crawl reads them again.",
+            count(forgotten, "picture")
+        );
+    }
     let live = std::io::stderr().is_terminal() && !args.json;
     let summary = crawl_showing_progress(&engine, &roots, limits, live)?;
     if args.json {

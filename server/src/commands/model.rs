@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use app::format::human_bytes;
-use trove_engine::model_store::{InstalledModel, ModelStore, ModelStoreError};
+use trove_engine::model_store::{InstalledModel, ModelStore, ModelStoreError, OCR_MODEL};
+use trove_engine::text;
 use trove_models::eval::evaluate;
 use trove_models::{Compute, Embedder};
 
@@ -23,6 +24,9 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
             writeln!(out)?;
         }
         ModelAction::List { json: false } => list(&store, settings, out)?,
+        ModelAction::Pull { repo } if repo.eq_ignore_ascii_case(OCR_MODEL) => {
+            pull_reader(settings, out)?
+        }
         ModelAction::Pull { repo } => {
             writeln!(out, "Downloading {repo} into {} …", store.root().display())?;
             let model = store.pull(repo, true).inspect_err(|err| {
@@ -37,11 +41,10 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
             )?;
         }
         ModelAction::InstallOcr { folder } => {
-            let dir = trove_engine::text::TextReader::install(&settings.data_dir, folder)?;
+            let dir = text::TextReader::install(&settings.data_dir, folder)?;
             writeln!(
                 out,
-                "Installed the text reader ({}) in {}. The next crawl reads the words in every picture.",
-                trove_engine::text::OCR_MODEL,
+                "Installed the text reader ({OCR_MODEL}) in {}. The next crawl reads the words in every picture.",
                 dir.display()
             )?;
         }
@@ -49,6 +52,35 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
             eval(&store, settings, *count, *seed, *json, out)?
         }
     }
+    Ok(())
+}
+
+/// `trove model pull paddleocr/pp-ocrv4`: the text reader's weights from PyPI (or the mirror in
+/// `TROVE_PYPI_URL`), inside RapidOCR's wheel.
+fn pull_reader(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+    let index = std::env::var("TROVE_PYPI_URL").unwrap_or_else(|_| text::DEFAULT_INDEX.into());
+    writeln!(
+        out,
+        "Downloading the text reader ({OCR_MODEL}) from {index}: {} {} …",
+        text::PACKAGE,
+        text::VERSION
+    )?;
+    let live = std::io::stderr().is_terminal();
+    let dir = text::pull(&settings.data_dir, &index, &|done, total| {
+        if live {
+            let total = total.map_or_else(|| "?".to_owned(), human_bytes);
+            eprint!("\r{} of {total}   ", human_bytes(done));
+        }
+    });
+    if live {
+        eprintln!();
+    }
+    let dir = dir?;
+    writeln!(
+        out,
+        "Installed the text reader ({OCR_MODEL}) in {}, with its licence notice. The next crawl reads the words in every picture.",
+        dir.display()
+    )?;
     Ok(())
 }
 

@@ -99,6 +99,7 @@ impl SearchParams {
                 ..Filters::default()
             },
             sort: wire::sort(self.sort.unwrap_or_default()),
+            fusion: search::Fusion::default(),
         })
     }
 }

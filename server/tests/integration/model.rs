@@ -58,6 +58,25 @@ async fn resolve(
         .into_response()
 }
 
+/// PyPI's JSON description of a release: `repos/pypi/{name}-{version}.json`.
+async fn pypi_json(
+    State(repos): State<PathBuf>,
+    UrlPath((name, version)): UrlPath<(String, String)>,
+) -> Response {
+    match tokio::fs::read(repos.join("pypi").join(format!("{name}-{version}.json"))).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+    }
+}
+
+/// A package file: `repos/pypi/{file}`.
+async fn package(State(repos): State<PathBuf>, UrlPath(file): UrlPath<String>) -> Response {
+    match tokio::fs::read(repos.join("pypi").join(&file)).await {
+        Ok(bytes) => bytes.into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+    }
+}
+
 /// A hub on 127.0.0.1 serving `repos`; runs until the test process ends.
 fn start_hub(repos: PathBuf) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -70,6 +89,8 @@ fn start_hub(repos: PathBuf) -> SocketAddr {
             tx.send(listener.local_addr().expect("addr")).expect("send");
             let app = Router::new()
                 .route("/{owner}/{name}/resolve/main/{file}", get(resolve))
+                .route("/pypi/{name}/{version}/json", get(pypi_json))
+                .route("/packages/{file}", get(package))
                 .with_state(repos);
             axum::serve(listener, app).await.expect("serve");
         });
@@ -232,4 +253,163 @@ fn a_failed_pull_explains_itself_and_installs_nothing() {
         .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("repository id"));
+}
+
+/// The real PP-OCRv4 weights (from `scripts/setup.sh test`), or `None` when they are absent and
+/// not required (`TROVE_REQUIRE_OCR=1` makes that a failure).
+fn ocr_weights() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.data/ocr/pp-ocrv4");
+    if dir.join("ch_PP-OCRv4_det_infer.onnx").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("TROVE_REQUIRE_OCR").as_deref() != Ok("1"),
+        "TROVE_REQUIRE_OCR=1 but no OCR weights in {}",
+        dir.display()
+    );
+    eprintln!("skipped: no OCR weights in {}", dir.display());
+    None
+}
+
+/// Writes a wheel holding `files` (name in the wheel, bytes) into `repos/pypi`, and the JSON
+/// that lists it, as PyPI answers for rapidocr-onnxruntime 1.4.4.
+fn publish_wheel(repos: &Path, hub: SocketAddr, files: &[(&str, Vec<u8>)]) {
+    use std::io::Write as _;
+    let dir = repos.join("pypi");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let name = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl";
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(name)).expect("creates"));
+    let options =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("rapidocr_onnxruntime/__init__.py", options)
+        .expect("zips");
+    for (path, bytes) in files {
+        zip.start_file(*path, options).expect("zips");
+        zip.write_all(bytes).expect("zips");
+    }
+    zip.finish().expect("zips");
+    let json = serde_json::json!({
+        "info": {"name": "rapidocr-onnxruntime", "version": "1.4.4"},
+        "urls": [
+            {"packagetype": "sdist", "filename": "rapidocr_onnxruntime-1.4.4.tar.gz",
+             "url": format!("http://{hub}/packages/none.tar.gz")},
+            {"packagetype": "bdist_wheel", "filename": name,
+             "url": format!("http://{hub}/packages/{name}")},
+        ],
+    });
+    std::fs::write(
+        dir.join("rapidocr-onnxruntime-1.4.4.json"),
+        serde_json::to_vec(&json).expect("json"),
+    )
+    .expect("writes");
+}
+
+#[test]
+fn the_text_reader_is_pulled_from_pypi_checked_and_a_wrong_one_is_refused() {
+    let Some(weights) = ocr_weights() else {
+        return;
+    };
+    let repos = repos();
+    let hub = start_hub(repos.path().to_path_buf());
+    let pull = |data: &Path| {
+        trove(data)
+            .env("TROVE_PYPI_URL", format!("http://{hub}"))
+            .args(["model", "pull", "paddleocr/pp-ocrv4"])
+            .output()
+            .expect("run")
+    };
+    let installed = |data: &Path| data.join("models/paddleocr--pp-ocrv4");
+
+    // Nothing published: the error says what failed and how to install offline.
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = pull(data.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404") && err.contains("install-ocr"), "{err}");
+    assert!(!installed(data.path()).exists());
+
+    // Other weights under the right names: refused by hash, nothing installed.
+    let files = ["ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"];
+    let fake: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            (
+                format!("rapidocr_onnxruntime/models/{f}"),
+                b"not a model".to_vec(),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        fake.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    publish_wheel(repos.path(), hub, &borrowed);
+    let out = pull(data.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BLAKE3"), "{err}");
+    assert!(!installed(data.path()).join(files[0]).exists());
+
+    // The real files: installed with the licence notice, and the next crawl can read.
+    let real: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            (
+                format!("rapidocr_onnxruntime/models/{f}"),
+                std::fs::read(weights.join(f)).expect("reads"),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        real.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    publish_wheel(repos.path(), hub, &borrowed);
+    let out = pull(data.path());
+    assert!(
+        out.status.success(),
+        "pull failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Installed the text reader"));
+    for f in files {
+        assert_eq!(
+            std::fs::read(installed(data.path()).join(f)).expect("installed"),
+            std::fs::read(weights.join(f)).expect("reads")
+        );
+    }
+    let notice = std::fs::read_to_string(installed(data.path()).join("NOTICE")).expect("notice");
+    assert!(notice.contains("Apache License"), "{notice}");
+    assert!(!data.path().join("models/.pulling-ocr").exists());
+
+    // A crawl reads the words once; --read-again reads them again; `trove search --json` says
+    // why the picture matched.
+    let lib = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/fixtures/words/monday.png"),
+        lib.path().join("monday.png"),
+    )
+    .expect("copies");
+    let index = |extra: &[&str]| -> serde_json::Value {
+        let out = trove(data.path())
+            .args(["index", "--json"])
+            .args(extra)
+            .arg(lib.path())
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let read = |summary: &serde_json::Value| summary["progress"]["text"]["read"].clone();
+    assert_eq!(read(&index(&[])), 1);
+    assert_eq!(read(&index(&[])), 0);
+    assert_eq!(read(&index(&["--read-again"])), 1);
+    let out = trove(data.path())
+        .args(["search", "--json", "monday"])
+        .output()
+        .expect("run");
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let words = &page["hits"][0]["why"]["words"];
+    assert_eq!(words[0]["text"], "MONDAY", "{page:#}");
+    assert_eq!(words[0]["hit"], true, "{page:#}");
 }

@@ -57,15 +57,33 @@ pub fn keyword_matches(
     exclude: &[i64],
     depth: usize,
 ) -> Result<Vec<Kept>, CatalogError> {
-    let found = catalog.keyword_search(query, depth)?;
-    let ids: Vec<i64> = found
-        .iter()
-        .map(|(id, _)| *id)
-        .filter(|id| !exclude.contains(id))
+    Ok(
+        scored_keyword_matches(catalog, model_id, query, filters, q, exclude, depth)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect(),
+    )
+}
+
+/// [`keyword_matches`] with each match's BM25 (negative; lower is better).
+pub fn scored_keyword_matches(
+    catalog: &Catalog,
+    model_id: i64,
+    query: KeywordQuery<'_>,
+    filters: &Filters,
+    q: &[f32],
+    exclude: &[i64],
+    depth: usize,
+) -> Result<Vec<(Kept, f64)>, CatalogError> {
+    let found: Vec<(i64, f64)> = catalog
+        .keyword_search(query, depth)?
+        .into_iter()
+        .filter(|(id, _)| !exclude.contains(id))
         .collect();
+    let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
     let visible = catalog.visible(&ids, filters)?;
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
+    for (id, bm25) in found {
         let Some(taken) = visible.get(&id) else {
             continue;
         };
@@ -73,7 +91,7 @@ pub fn keyword_matches(
             continue;
         };
         let similarity = v.iter().zip(q).map(|(a, b)| a * b).sum();
-        out.push((Neighbour { id, similarity }, taken.clone()));
+        out.push(((Neighbour { id, similarity }, taken.clone()), bm25));
     }
     Ok(out)
 }
@@ -112,10 +130,109 @@ pub fn fuse_phrased(phrased: Vec<Kept>, keyword: &[Kept]) -> Vec<Kept> {
     scored.into_iter().map(|(_, k)| k).collect()
 }
 
-/// The fused order: the first [`HEAD`] of `vector` and all of `keyword` by RRF (ties by
-/// similarity, then id), then the rest of `vector` in its order.
-pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>) -> Vec<Kept> {
+/// Words too common to look up by themselves in a described query ("a sign that says coffee"):
+/// the keyword index is asked for the rest, unless nothing would be left.
+const STOP_WORDS: [&str; 40] = [
+    "the", "and", "that", "says", "say", "saying", "said", "with", "from", "this", "these",
+    "those", "for", "are", "was", "were", "its", "has", "have", "had", "not", "but", "you", "your",
+    "our", "they", "them", "their", "there", "here", "what", "which", "who", "when", "where",
+    "into", "onto", "some", "any", "all",
+];
+
+/// `terms` without [`STOP_WORDS`], unless that leaves none.
+pub fn content_terms(terms: Vec<String>) -> Vec<String> {
+    let content: Vec<String> = terms
+        .iter()
+        .filter(|t| !STOP_WORDS.contains(&t.to_lowercase().as_str()))
+        .cloned()
+        .collect();
+    if content.is_empty() {
+        terms
+    } else {
+        content
+    }
+}
+
+/// The images of `head` (ids, best first) that hold some but not all of `terms` (with two
+/// terms or more), with the share of the terms they hold, most first (then in head order).
+pub fn partial_matches(
+    catalog: &Catalog,
+    head: &[i64],
+    terms: &[String],
+) -> Result<Vec<(i64, f64)>, CatalogError> {
+    if terms.len() < 2 || head.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: HashMap<i64, String> = catalog
+        .keyword_rows(head)?
+        .into_iter()
+        .map(|r| (r.image_id, format!("{}\n{}\n{}", r.words, r.names, r.facts)))
+        .collect();
+    let mut out: Vec<(usize, i64, f64)> = Vec::new();
+    for (order, id) in head.iter().enumerate() {
+        let Some(text) = rows.get(id) else {
+            continue;
+        };
+        let held = terms.iter().filter(|t| super::why::holds(text, t)).count();
+        if held > 0 && held < terms.len() {
+            out.push((order, *id, held as f64 / terms.len() as f64));
+        }
+    }
+    out.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    Ok(out.into_iter().map(|(_, id, share)| (id, share)).collect())
+}
+
+/// The other fusion `bench/retrieval.sh` measures against RRF (and RRF won; see README): the
+/// keyword matches lifted by a calibrated bonus, then everything ordered by score. A match's
+/// bonus is its BM25 relative to the best match's, times the distance from the model's cutoff
+/// `min` to a perfect similarity, so the best keyword match stands where a perfect vector
+/// match would; the keyword matches and the first [`HEAD`] vector results are fused, the rest
+/// follows in vector order.
+pub fn fuse_scores(vector: Vec<Kept>, keyword: Vec<(Kept, f64)>, min: f32) -> Vec<Kept> {
     if keyword.is_empty() {
+        return vector;
+    }
+    let best = keyword
+        .iter()
+        .map(|(_, bm25)| -bm25)
+        .fold(f64::MIN, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let span = f64::from(1.0 - min);
+    let mut score: HashMap<i64, (f64, Kept)> = HashMap::new();
+    let head = vector.len().min(HEAD);
+    let mut rest = Vec::new();
+    for (rank, kept) in vector.into_iter().enumerate() {
+        if rank < head {
+            score.insert(kept.0.id, (f64::from(kept.0.similarity), kept));
+        } else {
+            rest.push(kept);
+        }
+    }
+    for (kept, bm25) in keyword {
+        // FTS5's bm25 is negative, more negative for a better match.
+        let bonus = span * (-bm25 / best).clamp(0.0, 1.0);
+        let base = f64::from(kept.0.similarity);
+        score
+            .entry(kept.0.id)
+            .and_modify(|(s, _)| *s = base + bonus)
+            .or_insert((base + bonus, kept));
+    }
+    let mut fused: Vec<(f64, Kept)> = score.into_values().collect();
+    fused.sort_by(|(sa, a), (sb, b)| sb.total_cmp(sa).then(a.0.id.cmp(&b.0.id)));
+    let taken: HashSet<i64> = fused.iter().map(|(_, k)| k.0.id).collect();
+    fused
+        .into_iter()
+        .map(|(_, k)| k)
+        .chain(rest.into_iter().filter(|k| !taken.contains(&k.0.id)))
+        .collect()
+}
+
+/// The fused order: the first [`HEAD`] of `vector` and all of `keyword` (images holding every
+/// term) by RRF, `partial` (head images holding some of the terms, with the share they hold,
+/// best first) adding its share of a keyword rank's weight (ties by similarity, then id), then
+/// the rest of `vector` in its order.
+pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>, partial: &[(i64, f64)]) -> Vec<Kept> {
+    if keyword.is_empty() && partial.is_empty() {
         return vector;
     }
     let mut score: HashMap<i64, (f64, Kept)> = HashMap::new();
@@ -134,6 +251,12 @@ pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>) -> Vec<Kept> {
             .entry(kept.0.id)
             .and_modify(|(s, _)| *s += add)
             .or_insert((add, kept));
+    }
+    // Partial matches only reorder the head: they never bring in what the vectors left out.
+    for (rank, (id, share)) in partial.iter().enumerate() {
+        if let Some((s, _)) = score.get_mut(id) {
+            *s += KEYWORD_WEIGHT * share / (RRF_K + rank as f64 + 1.0);
+        }
     }
     let mut fused: Vec<(f64, Kept)> = score.into_values().collect();
     fused.sort_by(|(sa, a), (sb, b)| {
@@ -173,20 +296,86 @@ mod tests {
             .map(|i| kept(i, 1.0 - i as f32 / 1000.0))
             .collect();
         // Image 500 is below the cutoff (not among the vector results) but says the words.
-        let fused = fuse(vector.clone(), vec![kept(500, 0.1), kept(3, 0.997)]);
+        let fused = fuse(vector.clone(), vec![kept(500, 0.1), kept(3, 0.997)], &[]);
         let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
         assert_eq!(&ids[..3], &[3, 500, 1]);
         assert_eq!(ids.len(), 151);
         // After the head, the vector order as it was.
         assert_eq!(&ids[101..], &(101..=150).collect::<Vec<_>>()[..]);
         // No keyword match: the vector order untouched.
-        assert_eq!(fuse(vector.clone(), Vec::new()), vector);
+        assert_eq!(fuse(vector.clone(), Vec::new(), &[]), vector);
+        // A partial match moves up within the head; one outside the head is not brought in.
+        let fused = fuse(vector.clone(), Vec::new(), &[(40, 0.5), (900, 1.0)]);
+        let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
+        assert_eq!(&ids[..2], &[40, 1]);
+        assert!(!ids.contains(&900));
+        assert_eq!(
+            content_terms(vec![
+                "sign".into(),
+                "that".into(),
+                "SAYS".into(),
+                "coffee".into()
+            ]),
+            ["sign", "coffee"]
+        );
+        assert_eq!(
+            content_terms(vec!["the".into(), "who".into()]),
+            ["the", "who"]
+        );
     }
 }
 
 #[cfg(test)]
 mod phrased_tests {
     use super::*;
+
+    #[test]
+    fn the_score_blend_lifts_the_best_keyword_match_to_a_perfect_vector_match() {
+        let vector = vec![
+            (
+                Neighbour {
+                    id: 1,
+                    similarity: 0.7,
+                },
+                None,
+            ),
+            (
+                Neighbour {
+                    id: 2,
+                    similarity: 0.65,
+                },
+                None,
+            ),
+        ];
+        let keyword = vec![
+            (
+                (
+                    Neighbour {
+                        id: 9,
+                        similarity: 0.2,
+                    },
+                    None,
+                ),
+                -4.0,
+            ),
+            (
+                (
+                    Neighbour {
+                        id: 2,
+                        similarity: 0.65,
+                    },
+                    None,
+                ),
+                -1.0,
+            ),
+        ];
+        let ids: Vec<i64> = fuse_scores(vector, keyword, 0.6)
+            .iter()
+            .map(|k| k.0.id)
+            .collect();
+        // 9: 0.2 + 0.4 = 0.6; 2: 0.65 + 0.1 = 0.75; 1: 0.7.
+        assert_eq!(ids, [2, 1, 9]);
+    }
 
     #[test]
     fn phrase_matches_are_all_kept_the_ones_with_more_words_first() {

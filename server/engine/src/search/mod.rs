@@ -20,6 +20,7 @@ pub mod why;
 use std::collections::HashSet;
 
 pub use blend::keyword_terms;
+pub use blend::HEAD;
 pub use query::{cutoff, query_vector, validate, DEMO_TEXT_CUTOFF};
 pub use syntax::{Parsed, Signal};
 pub use why::{Span, Why};
@@ -81,6 +82,19 @@ pub struct Query {
     pub filters: Filters,
     /// Order.
     pub sort: Sort,
+    /// How keyword matches and vector results are fused (RRF unless a benchmark asks).
+    pub fusion: Fusion,
+}
+
+/// How a plain query's keyword matches and vector results are fused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fusion {
+    /// Reciprocal-rank fusion ([`blend::fuse`]): what every query uses.
+    #[default]
+    Rrf,
+    /// A calibrated score blend ([`blend::fuse_scores`]): measured against RRF by
+    /// `bench/retrieval.sh`, and worse.
+    Scores,
 }
 
 impl Query {
@@ -156,10 +170,13 @@ pub fn search(
     let started = std::time::Instant::now();
     let q = query_vector(engine, catalog, query, &parsed)?;
     let embedded = started.elapsed();
-    let terms = if parsed.signal == Signal::Looks {
-        Vec::new()
-    } else {
-        blend::keyword_terms(parsed.words.iter().map(String::as_str))
+    let terms = match parsed.signal {
+        Signal::Looks => Vec::new(),
+        // Asked for: every word counts.
+        Signal::Words => blend::keyword_terms(parsed.words.iter().map(String::as_str)),
+        Signal::Both => blend::content_terms(blend::keyword_terms(
+            parsed.words.iter().map(String::as_str),
+        )),
     };
     if parsed.signal == Signal::Words && terms.is_empty() && parsed.phrases.is_empty() {
         return Err(SearchError::BadQuery(
@@ -223,7 +240,7 @@ pub fn search(
             if terms.is_empty() {
                 kept
             } else {
-                let matches = blend::keyword_matches(
+                let matches = blend::scored_keyword_matches(
                     catalog,
                     engine.model_id,
                     keywords,
@@ -232,7 +249,19 @@ pub fn search(
                     &query.like,
                     blend::KEYWORD_DEPTH,
                 )?;
-                blend::fuse(kept, matches)
+                match query.fusion {
+                    Fusion::Rrf => {
+                        let head: Vec<i64> =
+                            kept.iter().take(blend::HEAD).map(|k| k.0.id).collect();
+                        let partial = blend::partial_matches(catalog, &head, &terms)?;
+                        blend::fuse(
+                            kept,
+                            matches.into_iter().map(|(k, _)| k).collect(),
+                            &partial,
+                        )
+                    }
+                    Fusion::Scores => blend::fuse_scores(kept, matches, min),
+                }
             }
         }
     };

@@ -100,6 +100,13 @@ fn folded(text: &str) -> Vec<char> {
     out
 }
 
+/// Whether `text` holds `needle`, compared as the keyword index compares (any case, accents
+/// folded).
+pub fn holds(text: &str, needle: &str) -> bool {
+    let (hay, n) = (folded(text), folded(needle));
+    !n.is_empty() && hay.windows(n.len()).any(|w| w == n.as_slice())
+}
+
 /// `text` in spans, the parts that hold one of `needles` (compared folded) marked.
 pub fn mark(text: &str, needles: &[String]) -> Vec<Span> {
     let chars: Vec<char> = text.chars().collect();

@@ -3,8 +3,11 @@
 //! the files' BLAKE3 hashes. A reader's id names its weights, so words read by other weights
 //! are read again.
 
+mod pull;
+
 use std::path::{Path, PathBuf};
 
+pub use pull::{pull, DEFAULT_INDEX, PACKAGE, VERSION};
 use trove_models::ocr::{OcrModels, ReadOptions, Reading, DETECTOR_FILE, RECOGNIZER_FILE};
 use trove_models::Compute;
 
@@ -42,7 +45,7 @@ Licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/
 #[derive(Debug, thiserror::Error)]
 pub enum TextReaderError {
     /// The weights are not installed.
-    #[error("the text reader ({OCR_MODEL}) is not installed in {dir}: run `trove model install-ocr FOLDER`, where FOLDER holds {DETECTOR_FILE} and {RECOGNIZER_FILE} (they are inside the rapidocr-onnxruntime 1.4.4 package on PyPI, under rapidocr_onnxruntime/models)")]
+    #[error("the text reader ({OCR_MODEL}) is not installed in {dir}: run `trove model pull {OCR_MODEL}`, or, offline, `trove model install-ocr FOLDER`, where FOLDER holds {DETECTOR_FILE} and {RECOGNIZER_FILE} (they are inside the rapidocr-onnxruntime 1.4.4 package on PyPI, under rapidocr_onnxruntime/models)")]
     NotInstalled {
         /// Where they were looked for.
         dir: PathBuf,
@@ -71,6 +74,22 @@ pub enum TextReaderError {
     /// The weights did not load.
     #[error("cannot load the text reader")]
     Load(#[source] trove_models::Error),
+    /// A download failed.
+    #[error("cannot download {url}: {message}. Where this machine cannot reach PyPI, download rapidocr-onnxruntime 1.4.4 elsewhere and run `trove model install-ocr` on its rapidocr_onnxruntime/models folder")]
+    Download {
+        /// What was asked for.
+        url: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// What was downloaded is not what was expected.
+    #[error("{url}: {what}")]
+    Package {
+        /// What was downloaded.
+        url: String,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 /// A loaded text reader.
