@@ -22,7 +22,8 @@
 //!    on the CPU.
 //! 3. Latency: distinct text queries one after another (no query cache hits), then similar
 //!    queries, `GET /api/search?q=…&limit=60` and `GET /api/similar/<id>?limit=60`: p50, p90,
-//!    p99.
+//!    p99. `TROVE_BENCH_QUERY_PREFIX="like: "` asks the vectors only (no keyword blending), for
+//!    what blending costs.
 //! 4. Load: the server restarts with a folder of generated images to crawl, and 200 clients
 //!    (`TROVE_BENCH_CLIENTS`) search for 30 s (`TROVE_BENCH_LOAD_S`) while it crawls: errors,
 //!    p50, p99, requests per second. Only 127.0.0.1 is ever contacted.
@@ -308,10 +309,13 @@ fn main() {
     );
 
     // 3. Latency, one query at a time.
+    // TROVE_BENCH_QUERY_PREFIX="like: " asks the vectors only, for the cost of blending.
+    let prefix = std::env::var("TROVE_BENCH_QUERY_PREFIX").unwrap_or_default();
     let texts: Vec<String> = VARIANTS
         .iter()
         .flat_map(|v| SUBJECTS.iter().map(move |s| format!("{v}{s}")))
         .take(queries)
+        .map(|q| format!("{prefix}{q}"))
         .collect();
     let mut results = latency(server.addr, &texts, images, queries);
     drop(server);

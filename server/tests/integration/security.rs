@@ -246,6 +246,23 @@ fn guests_see_no_paths(tmp: &Path, local: SocketAddr) {
             r.body
         );
     }
+    // What matched in a folder's name is not shown to a guest (the match in a file name is).
+    let (_, mine) = json(local, "/api/search?q=text:lib&limit=3");
+    let name: String = mine["hits"][0]["why"]["name"]
+        .as_array()
+        .expect("a name reason")
+        .iter()
+        .filter_map(|s| s["text"].as_str())
+        .collect();
+    assert!(name.starts_with("lib/"), "{mine:#}");
+    let r = request_with(local, "GET", "/api/search?q=text:lib&limit=3", &guest, b"");
+    let theirs: Value = serde_json::from_str(&r.body).expect("json");
+    let hits = theirs["hits"].as_array().expect("hits");
+    assert!(!hits.is_empty(), "{theirs:#}");
+    assert!(
+        hits.iter().all(|h| h["why"]["name"].is_null()),
+        "{theirs:#}"
+    );
     let r = request_with(local, "GET", &format!("/api/images/{id}"), &guest, b"");
     let info: Value = serde_json::from_str(&r.body).expect("json");
     assert!(info["gps_lat"].is_null() && !info["path"].as_str().expect("name").contains('/'));

@@ -15,8 +15,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Kept;
+use super::SearchError;
 use crate::catalog::{Catalog, CatalogError, Filters, KeywordQuery};
-use crate::vectors::Neighbour;
+use crate::vectors::{Neighbour, VectorIndex};
 
 /// Vector results fused with the keyword matches.
 pub const HEAD: usize = 100;
@@ -46,19 +47,19 @@ pub fn keyword_terms<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String
         .collect()
 }
 
-/// The keyword matches for `query` that pass `filters` and have an embedding for the model,
-/// best first (at most `depth`), with their similarity to the query vector `q`.
+/// The keyword matches for `query` that pass `filters` and are in the vector `index`, best
+/// first (at most `depth`), with their similarity to the query vector `q`.
 pub fn keyword_matches(
     catalog: &Catalog,
-    model_id: i64,
+    index: &VectorIndex,
     query: KeywordQuery<'_>,
     filters: &Filters,
     q: &[f32],
     exclude: &[i64],
     depth: usize,
-) -> Result<Vec<Kept>, CatalogError> {
+) -> Result<Vec<Kept>, SearchError> {
     Ok(
-        scored_keyword_matches(catalog, model_id, query, filters, q, exclude, depth)?
+        scored_keyword_matches(catalog, index, query, filters, q, exclude, depth)?
             .into_iter()
             .map(|(k, _)| k)
             .collect(),
@@ -68,13 +69,13 @@ pub fn keyword_matches(
 /// [`keyword_matches`] with each match's BM25 (negative; lower is better).
 pub fn scored_keyword_matches(
     catalog: &Catalog,
-    model_id: i64,
+    index: &VectorIndex,
     query: KeywordQuery<'_>,
     filters: &Filters,
     q: &[f32],
     exclude: &[i64],
     depth: usize,
-) -> Result<Vec<(Kept, f64)>, CatalogError> {
+) -> Result<Vec<(Kept, f64)>, SearchError> {
     let found: Vec<(i64, f64)> = catalog
         .keyword_search(query, depth)?
         .into_iter()
@@ -82,15 +83,16 @@ pub fn scored_keyword_matches(
         .collect();
     let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
     let visible = catalog.visible(&ids, filters)?;
-    let mut out = Vec::with_capacity(ids.len());
+    let shown: Vec<i64> = ids
+        .into_iter()
+        .filter(|id| visible.contains_key(id))
+        .collect();
+    let similarity: HashMap<i64, f32> = index.similarities(&shown, q)?.into_iter().collect();
+    let mut out = Vec::with_capacity(shown.len());
     for (id, bm25) in found {
-        let Some(taken) = visible.get(&id) else {
+        let (Some(taken), Some(&similarity)) = (visible.get(&id), similarity.get(&id)) else {
             continue;
         };
-        let Some(v) = catalog.embedding(id, model_id)? else {
-            continue;
-        };
-        let similarity = v.iter().zip(q).map(|(a, b)| a * b).sum();
         out.push(((Neighbour { id, similarity }, taken.clone()), bm25));
     }
     Ok(out)
@@ -130,13 +132,15 @@ pub fn fuse_phrased(phrased: Vec<Kept>, keyword: &[Kept]) -> Vec<Kept> {
     scored.into_iter().map(|(_, k)| k).collect()
 }
 
-/// Words too common to look up by themselves in a described query ("a sign that says coffee"):
-/// the keyword index is asked for the rest, unless nothing would be left.
-const STOP_WORDS: [&str; 40] = [
+/// Words too common to look up by themselves in a described query ("a sign that says coffee",
+/// "a photo of a dog"): the keyword index is asked for the rest, unless nothing would be left.
+const STOP_WORDS: [&str; 48] = [
     "the", "and", "that", "says", "say", "saying", "said", "with", "from", "this", "these",
     "those", "for", "are", "was", "were", "its", "has", "have", "had", "not", "but", "you", "your",
     "our", "they", "them", "their", "there", "here", "what", "which", "who", "when", "where",
     "into", "onto", "some", "any", "all",
+    // What every picture is, and what many library folders are called.
+    "photo", "photos", "picture", "pictures", "image", "images", "pic", "pics",
 ];
 
 /// `terms` without [`STOP_WORDS`], unless that leaves none.
@@ -168,12 +172,17 @@ pub fn partial_matches(
         .into_iter()
         .map(|r| (r.image_id, format!("{}\n{}\n{}", r.words, r.names, r.facts)))
         .collect();
+    let needles: Vec<Vec<char>> = terms.iter().map(|t| super::why::folded(t)).collect();
     let mut out: Vec<(usize, i64, f64)> = Vec::new();
     for (order, id) in head.iter().enumerate() {
         let Some(text) = rows.get(id) else {
             continue;
         };
-        let held = terms.iter().filter(|t| super::why::holds(text, t)).count();
+        let hay = super::why::folded(text);
+        let held = needles
+            .iter()
+            .filter(|n| super::why::holds_folded(&hay, n))
+            .count();
         if held > 0 && held < terms.len() {
             out.push((order, *id, held as f64 / terms.len() as f64));
         }

@@ -13,6 +13,7 @@
 //! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
 
 mod blend;
+mod phases;
 mod query;
 pub mod syntax;
 pub mod why;
@@ -28,6 +29,7 @@ pub use why::{Span, Why};
 use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, KeywordQuery, Sort};
 use crate::engine::Engine;
 use crate::vectors::{Neighbour, VectorError};
+use phases::Phases;
 
 /// Longest query text accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 1000;
@@ -167,9 +169,9 @@ pub fn search(
             limit,
         );
     }
-    let started = std::time::Instant::now();
+    let mut phases = Phases::start();
     let q = query_vector(engine, catalog, query, &parsed)?;
-    let embedded = started.elapsed();
+    phases.mark("embed");
     let terms = match parsed.signal {
         Signal::Looks => Vec::new(),
         // Asked for: every word counts.
@@ -191,7 +193,7 @@ pub fn search(
     let mut kept = match parsed.signal {
         Signal::Words => blend::keyword_matches(
             catalog,
-            engine.model_id,
+            &engine.index,
             keywords,
             &filters,
             &q,
@@ -205,7 +207,7 @@ pub fn search(
             };
             let phrased = blend::keyword_matches(
                 catalog,
-                engine.model_id,
+                &engine.index,
                 only_phrases,
                 &filters,
                 &q,
@@ -217,7 +219,7 @@ pub fn search(
             } else {
                 blend::keyword_matches(
                     catalog,
-                    engine.model_id,
+                    &engine.index,
                     keywords,
                     &filters,
                     &q,
@@ -237,23 +239,26 @@ pub fn search(
                 (offset + limit + 1).max(blend::HEAD + 1)
             };
             let (kept, _) = gather(engine, catalog, query, &filters, &q, min, want)?;
+            phases.mark("vectors");
             if terms.is_empty() {
                 kept
             } else {
                 let matches = blend::scored_keyword_matches(
                     catalog,
-                    engine.model_id,
+                    &engine.index,
                     keywords,
                     &filters,
                     &q,
                     &query.like,
                     blend::KEYWORD_DEPTH,
                 )?;
+                phases.mark("keywords");
                 match query.fusion {
                     Fusion::Rrf => {
                         let head: Vec<i64> =
                             kept.iter().take(blend::HEAD).map(|k| k.0.id).collect();
                         let partial = blend::partial_matches(catalog, &head, &terms)?;
+                        phases.mark("partial");
                         blend::fuse(
                             kept,
                             matches.into_iter().map(|(k, _)| k).collect(),
@@ -277,11 +282,8 @@ pub fn search(
         .collect();
     let ids: Vec<i64> = page.iter().map(|h| h.id).collect();
     let mut reasons = why::explain(catalog, &ids, &terms, &parsed.phrases)?;
-    tracing::debug!(
-        embed_ms = embedded.as_secs_f64() * 1e3,
-        rank_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
-        "query"
-    );
+    phases.mark("why");
+    tracing::debug!(phases = %phases, "query");
     let hits = page
         .into_iter()
         .map(|h| Hit {

@@ -92,7 +92,8 @@ fn fold(c: char, out: &mut Vec<char>) {
     });
 }
 
-fn folded(text: &str) -> Vec<char> {
+/// `text` as the keyword index compares it.
+pub fn folded(text: &str) -> Vec<char> {
     let mut out = Vec::new();
     for c in text.chars() {
         fold(c, &mut out);
@@ -103,8 +104,12 @@ fn folded(text: &str) -> Vec<char> {
 /// Whether `text` holds `needle`, compared as the keyword index compares (any case, accents
 /// folded).
 pub fn holds(text: &str, needle: &str) -> bool {
-    let (hay, n) = (folded(text), folded(needle));
-    !n.is_empty() && hay.windows(n.len()).any(|w| w == n.as_slice())
+    holds_folded(&folded(text), &folded(needle))
+}
+
+/// [`holds`] on text and a needle already [`folded`].
+pub fn holds_folded(hay: &[char], needle: &[char]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `text` in spans, the parts that hold one of `needles` (compared folded) marked.

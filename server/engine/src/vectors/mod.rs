@@ -241,6 +241,22 @@ impl VectorIndex {
         Ok(())
     }
 
+    /// The similarity to `query` (unit length) of each of `ids` the index holds, from the
+    /// index's own copies (the precision search results have).
+    pub fn similarities(&self, ids: &[i64], query: &[f32]) -> Result<Vec<(i64, f32)>> {
+        self.check_width(query)?;
+        let index = self.read();
+        let mut buf = vec![0f32; self.dim];
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let found = index.get(id as u64, &mut buf).map_err(usearch("get"))?;
+            if found > 0 {
+                out.push((id, buf.iter().zip(query).map(|(a, b)| a * b).sum()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The `k` nearest images to `query` (unit length), most similar first. Exact below
     /// [`EXACT_BELOW`] vectors, HNSW above.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Neighbour>> {
