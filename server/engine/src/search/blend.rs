@@ -48,25 +48,8 @@ pub fn keyword_terms<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String
 }
 
 /// The keyword matches for `query` that pass `filters` and are in the vector `index`, best
-/// first (at most `depth`), with their similarity to the query vector `q`.
-pub fn keyword_matches(
-    catalog: &Catalog,
-    index: &VectorIndex,
-    query: KeywordQuery<'_>,
-    filters: &Filters,
-    q: &[f32],
-    exclude: &[i64],
-    depth: usize,
-) -> Result<Vec<Kept>, SearchError> {
-    Ok(
-        scored_keyword_matches(catalog, index, query, filters, q, exclude, depth)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect(),
-    )
-}
-
-/// [`keyword_matches`] with each match's BM25 (negative; lower is better).
+/// first (at most `depth`), with their similarity to the query vector `q` and their BM25
+/// (negative; lower is better).
 pub fn scored_keyword_matches(
     catalog: &Catalog,
     index: &VectorIndex,

@@ -190,42 +190,25 @@ pub fn search(
         terms: &terms,
         phrases: &parsed.phrases,
     };
+    // The keyword matches that pass the filters, scored against the query vector.
+    let scored = |kq: KeywordQuery<'_>, depth: usize| {
+        blend::scored_keyword_matches(catalog, &engine.index, kq, &filters, &q, &query.like, depth)
+    };
+    let plain = |kq: KeywordQuery<'_>, depth: usize| -> Result<Vec<Kept>, SearchError> {
+        Ok(scored(kq, depth)?.into_iter().map(|(k, _)| k).collect())
+    };
     let mut kept = match parsed.signal {
-        Signal::Words => blend::keyword_matches(
-            catalog,
-            &engine.index,
-            keywords,
-            &filters,
-            &q,
-            &query.like,
-            MAX_DEPTH,
-        )?,
+        Signal::Words => plain(keywords, MAX_DEPTH)?,
         Signal::Both | Signal::Looks if !parsed.phrases.is_empty() => {
             let only_phrases = KeywordQuery {
                 terms: &[],
                 phrases: &parsed.phrases,
             };
-            let phrased = blend::keyword_matches(
-                catalog,
-                &engine.index,
-                only_phrases,
-                &filters,
-                &q,
-                &query.like,
-                MAX_DEPTH,
-            )?;
+            let phrased = plain(only_phrases, MAX_DEPTH)?;
             let keyword = if terms.is_empty() {
                 phrased.clone()
             } else {
-                blend::keyword_matches(
-                    catalog,
-                    &engine.index,
-                    keywords,
-                    &filters,
-                    &q,
-                    &query.like,
-                    blend::KEYWORD_DEPTH,
-                )?
+                plain(keywords, blend::KEYWORD_DEPTH)?
             };
             blend::fuse_phrased(phrased, &keyword)
         }
@@ -243,15 +226,7 @@ pub fn search(
             if terms.is_empty() {
                 kept
             } else {
-                let matches = blend::scored_keyword_matches(
-                    catalog,
-                    &engine.index,
-                    keywords,
-                    &filters,
-                    &q,
-                    &query.like,
-                    blend::KEYWORD_DEPTH,
-                )?;
+                let matches = scored(keywords, blend::KEYWORD_DEPTH)?;
                 phases.mark("keywords");
                 match query.fusion {
                     Fusion::Rrf => {

@@ -101,13 +101,7 @@ pub fn folded(text: &str) -> Vec<char> {
     out
 }
 
-/// Whether `text` holds `needle`, compared as the keyword index compares (any case, accents
-/// folded).
-pub fn holds(text: &str, needle: &str) -> bool {
-    holds_folded(&folded(text), &folded(needle))
-}
-
-/// [`holds`] on text and a needle already [`folded`].
+/// Whether `hay` holds `needle`, both [`folded`] (as the keyword index compares).
 pub fn holds_folded(hay: &[char], needle: &[char]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
