@@ -22,8 +22,10 @@
 //!    on the CPU.
 //! 3. Latency: distinct text queries one after another (no query cache hits), then similar
 //!    queries, `GET /api/search?q=…&limit=60` and `GET /api/similar/<id>?limit=60`: p50, p90,
-//!    p99. `TROVE_BENCH_QUERY_PREFIX="like: "` asks the vectors only (no keyword blending), for
-//!    what blending costs.
+//!    p99. Text queries alternate between the plain query (vectors and keywords blended) and
+//!    the same kind of query asked of the vectors only (`like: …`, another subject so that the
+//!    text tower's query cache never answers it), so what blending costs is measured side by
+//!    side on the same server and minutes.
 //! 4. Load: the server restarts with a folder of generated images to crawl, and 200 clients
 //!    (`TROVE_BENCH_CLIENTS`) search for 30 s (`TROVE_BENCH_LOAD_S`) while it crawls: errors,
 //!    p50, p99, requests per second. Only 127.0.0.1 is ever contacted.
@@ -35,6 +37,9 @@
 //!    several search breadths; `TROVE_BENCH_DATA=lowrank` draws vectors that vary along 32
 //!    directions per subject instead of all 512; `TROVE_BENCH_INDEX=FILE` saves the built index
 //!    there, and a later run with the same file loads it instead of building.
+//!
+//! `TROVE_BENCH_KEEP=DIR` keeps the catalog (and the index the server saves) in `DIR` and
+//! reuses them when a later run finds them there, so a second run skips minutes of setup.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -278,7 +283,8 @@ fn main() {
         .prefix("bench-search-")
         .tempdir_in(workspace().join("target"))
         .expect("work folder");
-    let data = work.path().join("data");
+    let kept = std::env::var_os("TROVE_BENCH_KEEP").map(|d| workspace().join(d));
+    let data = kept.clone().unwrap_or_else(|| work.path().join("data"));
     let model = bench_model(work.path());
     let model_name = model.display().to_string();
     println!(
@@ -292,11 +298,15 @@ fn main() {
         println!("{}", million(work.path(), dim, &centres));
         return;
     }
-    write_catalog(&data, &model, &centres, images, work.path());
-    println!(
-        "catalog of {images} images written in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    if kept.is_some() && data.join("catalog.db").is_file() {
+        println!("catalog reused from {}", data.display());
+    } else {
+        write_catalog(&data, &model, &centres, images, work.path());
+        println!(
+            "catalog of {images} images written in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
 
     // 2. The server (its index is rebuilt from the catalog on open).
     let t = Instant::now();
@@ -309,13 +319,10 @@ fn main() {
     );
 
     // 3. Latency, one query at a time.
-    // TROVE_BENCH_QUERY_PREFIX="like: " asks the vectors only, for the cost of blending.
-    let prefix = std::env::var("TROVE_BENCH_QUERY_PREFIX").unwrap_or_default();
     let texts: Vec<String> = VARIANTS
         .iter()
         .flat_map(|v| SUBJECTS.iter().map(move |s| format!("{v}{s}")))
         .take(queries)
-        .map(|q| format!("{prefix}{q}"))
         .collect();
     let mut results = latency(server.addr, &texts, images, queries);
     drop(server);
@@ -473,20 +480,32 @@ fn latency(
     images: usize,
     queries: usize,
 ) -> Vec<serde_json::Value> {
-    let mut text_ms = Vec::new();
+    // Every other query asks the vectors only (each subject both ways across the variants):
+    // blending's cost, side by side.
+    let mut ms_by_kind = [Vec::new(), Vec::new()];
     let mut hits = 0usize;
-    for q in texts {
+    for (i, q) in texts.iter().enumerate() {
+        let kind = (i + i / SUBJECTS.len()) % 2;
+        let asked = if kind == 0 {
+            q.clone()
+        } else {
+            format!("like: {q}")
+        };
         let (status, body, ms) =
-            get(addr, &format!("/api/search?q={}&limit=60", encode(q))).expect("search");
+            get(addr, &format!("/api/search?q={}&limit=60", encode(&asked))).expect("search");
         assert_eq!(status, 200, "{body}");
         let page: serde_json::Value = serde_json::from_str(&body).expect("json");
         hits += page["hits"].as_array().map_or(0, Vec::len);
-        text_ms.push(ms);
+        ms_by_kind[kind].push(ms);
     }
-    let mut results = vec![summary(
-        "text query, HTTP in, JSON out (first time asked)",
-        text_ms,
-    )];
+    let [blended, vectors] = ms_by_kind;
+    let mut results = vec![
+        summary(
+            "text query, vectors and keywords blended, HTTP in, JSON out (first time asked)",
+            blended,
+        ),
+        summary("text query, vectors only (like: …), same run", vectors),
+    ];
     println!(
         "  mean results on the first page: {:.1}",
         hits as f64 / texts.len() as f64

@@ -14,8 +14,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::Kept;
-use super::SearchError;
+use super::syntax::{Parsed, Signal};
+use super::{Kept, SearchError, MAX_DEPTH};
 use crate::catalog::{Catalog, CatalogError, Filters, KeywordQuery};
 use crate::vectors::{Neighbour, VectorIndex};
 
@@ -47,18 +47,69 @@ pub fn keyword_terms<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String
         .collect()
 }
 
-/// The keyword matches for `query` that pass `filters` and are in the vector `index`, best
-/// first (at most `depth`), with their similarity to the query vector `q` and their BM25
-/// (negative; lower is better).
-pub fn scored_keyword_matches(
+/// The keyword index lookups a query needs, planned before any of them runs.
+pub(super) struct Lookups<'a> {
+    /// Only the quoted phrases, every match (when the query has phrases and looks at vectors).
+    phrased: Option<KeywordQuery<'a>>,
+    /// The words and phrases together, and how deep.
+    keyword: Option<(KeywordQuery<'a>, usize)>,
+}
+
+/// What the keyword index answered, before similarities.
+pub(super) struct Matches {
+    pub(super) phrased: Option<Found>,
+    pub(super) keyword: Option<Found>,
+}
+
+impl<'a> Lookups<'a> {
+    pub(super) fn plan(parsed: &'a Parsed, terms: &'a [String]) -> Self {
+        let words = KeywordQuery {
+            terms,
+            phrases: &parsed.phrases,
+        };
+        let phrased = (parsed.signal != Signal::Words && !parsed.phrases.is_empty()).then_some(
+            KeywordQuery {
+                terms: &[],
+                phrases: &parsed.phrases,
+            },
+        );
+        let keyword = match parsed.signal {
+            Signal::Words => Some((words, MAX_DEPTH)),
+            Signal::Both | Signal::Looks if terms.is_empty() => None,
+            Signal::Both | Signal::Looks => Some((words, KEYWORD_DEPTH)),
+        };
+        Lookups { phrased, keyword }
+    }
+
+    pub(super) fn any(&self) -> bool {
+        self.phrased.is_some() || self.keyword.is_some()
+    }
+
+    pub(super) fn run(
+        &self,
+        catalog: &Catalog,
+        filters: &Filters,
+        exclude: &[i64],
+    ) -> Result<Matches, SearchError> {
+        let find =
+            |kq: KeywordQuery<'_>, depth| keyword_matches(catalog, kq, filters, exclude, depth);
+        Ok(Matches {
+            phrased: self.phrased.map(|kq| find(kq, MAX_DEPTH)).transpose()?,
+            keyword: self.keyword.map(|(kq, d)| find(kq, d)).transpose()?,
+        })
+    }
+}
+
+/// The keyword matches for `query` that pass `filters`, best first (at most `depth`), with
+/// their BM25 (negative; lower is better): what the catalog answers without the query vector,
+/// so it runs while the text tower embeds the query. [`Found::scored`] adds the similarities.
+pub fn keyword_matches(
     catalog: &Catalog,
-    index: &VectorIndex,
     query: KeywordQuery<'_>,
     filters: &Filters,
-    q: &[f32],
     exclude: &[i64],
     depth: usize,
-) -> Result<Vec<(Kept, f64)>, SearchError> {
+) -> Result<Found, SearchError> {
     let found: Vec<(i64, f64)> = catalog
         .keyword_search(query, depth)?
         .into_iter()
@@ -66,19 +117,39 @@ pub fn scored_keyword_matches(
         .collect();
     let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
     let visible = catalog.visible(&ids, filters)?;
-    let shown: Vec<i64> = ids
-        .into_iter()
-        .filter(|id| visible.contains_key(id))
-        .collect();
-    let similarity: HashMap<i64, f32> = index.similarities(&shown, q)?.into_iter().collect();
-    let mut out = Vec::with_capacity(shown.len());
-    for (id, bm25) in found {
-        let (Some(taken), Some(&similarity)) = (visible.get(&id), similarity.get(&id)) else {
-            continue;
-        };
-        out.push(((Neighbour { id, similarity }, taken.clone()), bm25));
+    Ok(Found { found, visible })
+}
+
+/// Keyword matches that pass the filters, before their similarities are known.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// (image id, BM25), best first.
+    found: Vec<(i64, f64)>,
+    /// The matches that pass the filters, with what the filters read.
+    visible: HashMap<i64, Option<String>>,
+}
+
+impl Found {
+    /// The matches that are in the vector `index`, with their similarity to the query vector
+    /// `q` and their BM25, best first.
+    pub fn scored(self, index: &VectorIndex, q: &[f32]) -> Result<Vec<(Kept, f64)>, SearchError> {
+        let Found { found, mut visible } = self;
+        let shown: Vec<i64> = found
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| visible.contains_key(id))
+            .collect();
+        let similarity: HashMap<i64, f32> = index.similarities(&shown, q)?.into_iter().collect();
+        let mut out = Vec::with_capacity(shown.len());
+        for (id, bm25) in found {
+            let (Some(taken), Some(&similarity)) = (visible.remove(&id), similarity.get(&id))
+            else {
+                continue;
+            };
+            out.push(((Neighbour { id, similarity }, taken), bm25));
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Every image that holds the query's quoted phrases (`phrased`, in keyword order), ordered

@@ -22,11 +22,11 @@ use std::collections::HashSet;
 
 pub use blend::keyword_terms;
 pub use blend::HEAD;
-pub use query::{cutoff, query_vector, validate, DEMO_TEXT_CUTOFF};
+pub use query::{cutoff, query_vector, validate, TextParts, DEMO_TEXT_CUTOFF};
 pub use syntax::{Parsed, Signal};
 pub use why::{Span, Why};
 
-use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, KeywordQuery, Sort};
+use crate::catalog::{Catalog, CatalogError, Filters, ImageDetail, Sort};
 use crate::engine::Engine;
 use crate::vectors::{Neighbour, VectorError};
 use phases::Phases;
@@ -169,9 +169,6 @@ pub fn search(
             limit,
         );
     }
-    let mut phases = Phases::start();
-    let q = query_vector(engine, catalog, query, &parsed)?;
-    phases.mark("embed");
     let terms = match parsed.signal {
         Signal::Looks => Vec::new(),
         // Asked for: every word counts.
@@ -186,29 +183,40 @@ pub fn search(
                 .into(),
         ));
     }
-    let keywords = KeywordQuery {
-        terms: &terms,
-        phrases: &parsed.phrases,
+    let mut phases = Phases::start();
+    // The keyword lookups need no query vector: they run while the text tower embeds it.
+    let lookups = blend::Lookups::plan(&parsed, &terms);
+    let (text, found) = if TextParts::needed(&parsed) && lookups.any() {
+        std::thread::scope(|s| {
+            let text = s.spawn(|| TextParts::embed(engine, &parsed));
+            let found = lookups.run(catalog, &filters, &query.like);
+            let text = text.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (text, found)
+        })
+    } else {
+        (
+            TextParts::embed(engine, &parsed),
+            lookups.run(catalog, &filters, &query.like),
+        )
     };
-    // The keyword matches that pass the filters, scored against the query vector.
-    let scored = |kq: KeywordQuery<'_>, depth: usize| {
-        blend::scored_keyword_matches(catalog, &engine.index, kq, &filters, &q, &query.like, depth)
+    let q = query_vector(engine, catalog, query, text?)?;
+    let blend::Matches { phrased, keyword } = found?;
+    phases.mark("embed+keywords");
+    let scored = |found: Option<blend::Found>| match found {
+        Some(found) => found.scored(&engine.index, &q),
+        None => Ok(Vec::new()),
     };
-    let plain = |kq: KeywordQuery<'_>, depth: usize| -> Result<Vec<Kept>, SearchError> {
-        Ok(scored(kq, depth)?.into_iter().map(|(k, _)| k).collect())
+    let plain = |found: Option<blend::Found>| -> Result<Vec<Kept>, SearchError> {
+        Ok(scored(found)?.into_iter().map(|(k, _)| k).collect())
     };
     let mut kept = match parsed.signal {
-        Signal::Words => plain(keywords, MAX_DEPTH)?,
+        Signal::Words => plain(keyword)?,
         Signal::Both | Signal::Looks if !parsed.phrases.is_empty() => {
-            let only_phrases = KeywordQuery {
-                terms: &[],
-                phrases: &parsed.phrases,
-            };
-            let phrased = plain(only_phrases, MAX_DEPTH)?;
+            let phrased = plain(phrased)?;
             let keyword = if terms.is_empty() {
                 phrased.clone()
             } else {
-                plain(keywords, blend::KEYWORD_DEPTH)?
+                plain(keyword)?
             };
             blend::fuse_phrased(phrased, &keyword)
         }
@@ -226,8 +234,8 @@ pub fn search(
             if terms.is_empty() {
                 kept
             } else {
-                let matches = scored(keywords, blend::KEYWORD_DEPTH)?;
-                phases.mark("keywords");
+                let matches = scored(keyword)?;
+                phases.mark("similarities");
                 match query.fusion {
                     Fusion::Rrf => {
                         let head: Vec<i64> =

@@ -2,6 +2,8 @@
 //! and the mean of its image parts, weighted, minus half the mean of its negative parts; and
 //! the similarity below which results are not shown.
 
+use std::sync::Arc;
+
 use trove_models::Family;
 
 use super::syntax::Parsed;
@@ -105,24 +107,48 @@ fn normalise(v: &mut [f32]) -> bool {
     }
 }
 
-/// Builds the query vector from its parts.
+/// The text parts of a query, embedded by the text tower: what takes the time in a text
+/// query, and needs nothing from the catalog (so it can run beside the keyword lookups).
+#[derive(Debug, Default)]
+pub struct TextParts {
+    positive: Option<Arc<[f32]>>,
+    negative: Vec<Arc<[f32]>>,
+}
+
+impl TextParts {
+    /// Embeds the query's text and its `-word` terms (a cached query costs nothing).
+    pub fn embed(engine: &Engine, parsed: &Parsed) -> Result<Self, SearchError> {
+        let positive = parsed.embed_text();
+        let positive = if positive.is_empty() {
+            None
+        } else {
+            Some(engine.embedder.embed_query(&positive)?)
+        };
+        let negative = parsed
+            .negatives
+            .iter()
+            .map(|term| engine.embedder.embed_query(term))
+            .collect::<Result<_, _>>()?;
+        Ok(TextParts { positive, negative })
+    }
+
+    /// Whether the text tower would run for `parsed`.
+    pub fn needed(parsed: &Parsed) -> bool {
+        !parsed.embed_text().is_empty() || !parsed.negatives.is_empty()
+    }
+}
+
+/// Builds the query vector from its parts: the embedded `text` and the images it names.
 pub fn query_vector(
     engine: &Engine,
     catalog: &Catalog,
     query: &Query,
-    parsed: &Parsed,
+    text: TextParts,
 ) -> Result<Vec<f32>, SearchError> {
     let dim = engine.embedder.dim();
-    let mut texts: Vec<Vec<f32>> = Vec::new();
+    let texts: Vec<Vec<f32>> = text.positive.iter().map(|v| v.to_vec()).collect();
     let mut images: Vec<Vec<f32>> = Vec::new();
-    let mut negative: Vec<Vec<f32>> = Vec::new();
-    let positive = parsed.embed_text();
-    if !positive.is_empty() {
-        texts.push(engine.embedder.embed_query(&positive)?.to_vec());
-    }
-    for term in &parsed.negatives {
-        negative.push(engine.embedder.embed_query(term)?.to_vec());
-    }
+    let mut negative: Vec<Vec<f32>> = text.negative.iter().map(|v| v.to_vec()).collect();
     for (ids, into) in [(&query.like, &mut images), (&query.unlike, &mut negative)] {
         for id in distinct(ids) {
             let v = catalog
