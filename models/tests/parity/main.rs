@@ -2,6 +2,7 @@
 //! `models/scripts/make_fixtures.py` wrote. One test binary; one module per topic.
 
 mod errors;
+mod florence2;
 mod models;
 mod ocr;
 mod preprocess;

@@ -1,0 +1,362 @@
+//! Florence-2's language model: BART's encoder-decoder (`BartModel`, transformers 5.23
+//! `models/bart/modeling_bart.py`) with the head tied to the shared embedding. Post-norm
+//! layers, learned positions offset by two, an embedding layer norm on both sides. The
+//! decoder keeps a key/value cache: its own keys and values grow by one token a step, the
+//! encoder's are computed once.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig};
+use burn::tensor::activation::gelu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+use super::config::TextConfig;
+use super::vision::LN_EPS;
+use crate::transformer::{layer_norm, UNLOADED};
+
+/// BART's learned positions start at row 2.
+const POSITION_OFFSET: usize = 2;
+
+fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out)
+        .with_initializer(UNLOADED)
+        .init(device)
+}
+
+/// Multi-head attention with separate projections (`BartAttention`).
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// Keys.
+    pub k_proj: Linear,
+    /// Values.
+    pub v_proj: Linear,
+    /// Queries.
+    pub q_proj: Linear,
+    /// Output.
+    pub out_proj: Linear,
+    /// Heads.
+    #[module(skip)]
+    pub heads: usize,
+}
+
+impl Attention {
+    fn new(d: usize, heads: usize, device: &Device) -> Self {
+        Attention {
+            k_proj: linear(d, d, device),
+            v_proj: linear(d, d, device),
+            q_proj: linear(d, d, device),
+            out_proj: linear(d, d, device),
+            heads,
+        }
+    }
+
+    /// `[b, s, d]` → `[b, heads, s, head_dim]`.
+    fn split(&self, x: Tensor<3>) -> Tensor<4> {
+        let [b, s, d] = x.dims();
+        x.reshape([b, s, self.heads, d / self.heads])
+            .swap_dims(1, 2)
+    }
+
+    /// Keys and values of `x`, split into heads.
+    fn keys_values(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        (
+            self.split(self.k_proj.forward(x.clone())),
+            self.split(self.v_proj.forward(x)),
+        )
+    }
+
+    /// Attends from `x` to the given keys and values; `masked` marks keys to ignore
+    /// (`[b, 1, 1, keys]`, true = padding).
+    fn attend(
+        &self,
+        x: Tensor<3>,
+        (k, v): (Tensor<4>, Tensor<4>),
+        masked: Option<Tensor<4, Bool>>,
+        causal: bool,
+    ) -> Tensor<3> {
+        let [b, s, d] = x.dims();
+        let q = self.split(self.q_proj.forward(x));
+        let keys = k.dims()[2];
+        let mask = masked.map(|m| m.expand([b, self.heads, s, keys]));
+        let options = AttentionModuleOptions {
+            is_causal: causal,
+            ..Default::default()
+        };
+        let out = attention(q, k, v, mask, None, options);
+        self.out_proj
+            .forward(out.swap_dims(1, 2).reshape([b, s, d]))
+    }
+}
+
+/// An encoder layer (`BartEncoderLayer`), post-norm.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    /// Self-attention.
+    pub self_attn: Attention,
+    /// Norm after self-attention.
+    pub self_attn_layer_norm: LayerNorm,
+    /// MLP in.
+    pub fc1: Linear,
+    /// MLP out.
+    pub fc2: Linear,
+    /// Norm after the MLP.
+    pub final_layer_norm: LayerNorm,
+}
+
+impl EncoderLayer {
+    fn forward(&self, h: Tensor<3>, masked: Option<Tensor<4, Bool>>) -> Tensor<3> {
+        let kv = self.self_attn.keys_values(h.clone());
+        let a = self.self_attn.attend(h.clone(), kv, masked, false);
+        let h = self.self_attn_layer_norm.forward(h + a);
+        let m = self.fc2.forward(gelu(self.fc1.forward(h.clone())));
+        self.final_layer_norm.forward(h + m)
+    }
+}
+
+/// The encoder (`BartEncoder`; its token embedding is the shared one).
+#[derive(Module, Debug)]
+pub struct Encoder {
+    /// Learned positions (two extra rows first).
+    pub embed_positions: Embedding,
+    /// The layers.
+    pub layers: Vec<EncoderLayer>,
+    /// Norm of the embedded input.
+    pub layernorm_embedding: LayerNorm,
+}
+
+/// A decoder layer (`BartDecoderLayer`), post-norm.
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    /// Causal self-attention.
+    pub self_attn: Attention,
+    /// Norm after self-attention.
+    pub self_attn_layer_norm: LayerNorm,
+    /// Attention to the encoder's output.
+    pub encoder_attn: Attention,
+    /// Norm after it.
+    pub encoder_attn_layer_norm: LayerNorm,
+    /// MLP in.
+    pub fc1: Linear,
+    /// MLP out.
+    pub fc2: Linear,
+    /// Norm after the MLP.
+    pub final_layer_norm: LayerNorm,
+}
+
+/// The decoder (`BartDecoder`; its token embedding is the shared one).
+#[derive(Module, Debug)]
+pub struct Decoder {
+    /// Learned positions (two extra rows first).
+    pub embed_positions: Embedding,
+    /// The layers.
+    pub layers: Vec<DecoderLayer>,
+    /// Norm of the embedded input.
+    pub layernorm_embedding: LayerNorm,
+}
+
+/// The encoder-decoder with its shared token embedding (`BartModel`).
+#[derive(Module, Debug)]
+pub struct Bart {
+    /// Token embeddings of both sides and the output head (tied).
+    pub shared: Embedding,
+    /// The encoder.
+    pub encoder: Encoder,
+    /// The decoder.
+    pub decoder: Decoder,
+    /// sqrt(d_model) when the config scales embeddings, else 1.
+    #[module(skip)]
+    pub embed_scale: f64,
+}
+
+/// One decoder layer's cached keys and values, `[rows, heads, len, head_dim]`.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    own: Option<(Tensor<4>, Tensor<4>)>,
+    cross: (Tensor<4>, Tensor<4>),
+}
+
+/// What the decoder remembers between steps, for every row (beam) it runs.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    layers: Vec<LayerCache>,
+    /// Tokens decoded so far.
+    len: usize,
+    /// The encoder's padding, `[rows, 1, 1, encoder len]`.
+    masked: Option<Tensor<4, Bool>>,
+}
+
+impl Cache {
+    /// Keeps the rows `rows` (in that order), as beam search reorders its beams.
+    pub fn select(&mut self, rows: &[usize]) {
+        let device = match self.layers.first() {
+            Some(l) => l.cross.0.device(),
+            None => return,
+        };
+        let index = Tensor::<1, Int>::from_data(
+            rows.iter()
+                .map(|&r| r as i64)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            &device,
+        );
+        let pick = |t: Tensor<4>| t.select(0, index.clone());
+        for layer in &mut self.layers {
+            if let Some((k, v)) = layer.own.take() {
+                layer.own = Some((pick(k), pick(v)));
+            }
+            let (k, v) = layer.cross.clone();
+            layer.cross = (pick(k), pick(v));
+        }
+        if let Some(m) = self.masked.take() {
+            self.masked = Some(m.select(0, index));
+        }
+    }
+}
+
+impl Bart {
+    /// Builds the model with unloaded weights.
+    pub fn new(cfg: &TextConfig, device: &Device) -> Self {
+        let d = cfg.d_model;
+        let table = |rows: usize| {
+            EmbeddingConfig::new(rows, d)
+                .with_initializer(UNLOADED)
+                .init(device)
+        };
+        let ln = || layer_norm(d, LN_EPS, device);
+        let positions = cfg.max_position_embeddings + POSITION_OFFSET;
+        Bart {
+            shared: table(cfg.vocab_size),
+            encoder: Encoder {
+                embed_positions: table(positions),
+                layers: (0..cfg.encoder_layers)
+                    .map(|_| EncoderLayer {
+                        self_attn: Attention::new(d, cfg.encoder_attention_heads, device),
+                        self_attn_layer_norm: ln(),
+                        fc1: linear(d, cfg.encoder_ffn_dim, device),
+                        fc2: linear(cfg.encoder_ffn_dim, d, device),
+                        final_layer_norm: ln(),
+                    })
+                    .collect(),
+                layernorm_embedding: ln(),
+            },
+            decoder: Decoder {
+                embed_positions: table(positions),
+                layers: (0..cfg.decoder_layers)
+                    .map(|_| DecoderLayer {
+                        self_attn: Attention::new(d, cfg.decoder_attention_heads, device),
+                        self_attn_layer_norm: ln(),
+                        encoder_attn: Attention::new(d, cfg.decoder_attention_heads, device),
+                        encoder_attn_layer_norm: ln(),
+                        fc1: linear(d, cfg.decoder_ffn_dim, device),
+                        fc2: linear(cfg.decoder_ffn_dim, d, device),
+                        final_layer_norm: ln(),
+                    })
+                    .collect(),
+                layernorm_embedding: ln(),
+            },
+            embed_scale: if cfg.scale_embedding {
+                (d as f64).sqrt()
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Most positions either side takes.
+    pub fn max_positions(&self) -> usize {
+        self.encoder.embed_positions.weight.dims()[0] - POSITION_OFFSET
+    }
+
+    /// Token embeddings, `ids: [b, s]` → `[b, s, d]`.
+    pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let x = self.shared.forward(ids);
+        if self.embed_scale == 1.0 {
+            x
+        } else {
+            x * self.embed_scale
+        }
+    }
+
+    fn positions(table: &Embedding, start: usize, len: usize) -> Tensor<3> {
+        let d = table.weight.dims()[1];
+        table
+            .weight
+            .val()
+            .narrow(0, start + POSITION_OFFSET, len)
+            .reshape([1, len, d])
+    }
+
+    /// Encodes embedded inputs `[b, s, d]`; `valid: [b, s]` marks real tokens (None: all).
+    pub fn encode(&self, x: Tensor<3>, valid: Option<Tensor<2, Bool>>) -> Tensor<3> {
+        let [b, s, _] = x.dims();
+        let masked = valid.map(|v| v.bool_not().reshape([b, 1, 1, s]));
+        let h = x + Self::positions(&self.encoder.embed_positions, 0, s);
+        let mut h = self.encoder.layernorm_embedding.forward(h);
+        for layer in &self.encoder.layers {
+            h = layer.forward(h, masked.clone());
+        }
+        h
+    }
+
+    /// A cache for decoding against `encoded` (`[rows, s, d]`), with nothing decoded yet.
+    pub fn start(&self, encoded: Tensor<3>, valid: Option<Tensor<2, Bool>>) -> Cache {
+        let [b, s, _] = encoded.dims();
+        Cache {
+            layers: self
+                .decoder
+                .layers
+                .iter()
+                .map(|l| LayerCache {
+                    own: None,
+                    cross: l.encoder_attn.keys_values(encoded.clone()),
+                })
+                .collect(),
+            len: 0,
+            masked: valid.map(|v| v.bool_not().reshape([b, 1, 1, s])),
+        }
+    }
+
+    /// Decodes `ids: [rows, t]` after what `cache` holds, returning the final hidden states
+    /// `[rows, t, d]`. Several tokens at once only from an empty cache (they attend causally).
+    pub fn decode(&self, ids: Tensor<2, Int>, cache: &mut Cache) -> Tensor<3> {
+        let [_, t] = ids.dims();
+        let past = cache.len;
+        debug_assert!(
+            t == 1 || past == 0,
+            "several tokens only from an empty cache"
+        );
+        let h = self.embed(ids) + Self::positions(&self.decoder.embed_positions, past, t);
+        let mut h = self.decoder.layernorm_embedding.forward(h);
+        for (layer, lc) in self.decoder.layers.iter().zip(&mut cache.layers) {
+            let (k, v) = layer.self_attn.keys_values(h.clone());
+            let (k, v) = match lc.own.take() {
+                Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+                None => (k, v),
+            };
+            lc.own = Some((k.clone(), v.clone()));
+            let a = layer.self_attn.attend(h.clone(), (k, v), None, t > 1);
+            h = layer.self_attn_layer_norm.forward(h + a);
+            let c =
+                layer
+                    .encoder_attn
+                    .attend(h.clone(), lc.cross.clone(), cache.masked.clone(), false);
+            h = layer.encoder_attn_layer_norm.forward(h + c);
+            let m = layer.fc2.forward(gelu(layer.fc1.forward(h.clone())));
+            h = layer.final_layer_norm.forward(h + m);
+        }
+        cache.len += t;
+        h
+    }
+
+    /// The head: hidden states `[rows, t, d]` → logits `[rows, t, vocab]` (the shared
+    /// embedding, transposed).
+    pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
+        let [rows, t, d] = h.dims();
+        let w = self.shared.weight.val(); // [vocab, d]
+        let v = w.dims()[0];
+        h.reshape([rows * t, d])
+            .matmul(w.transpose())
+            .reshape([rows, t, v])
+    }
+}

@@ -1,0 +1,138 @@
+//! Florence-2 against transformers (fp32, CPU backend) on the random-weight checkpoint that
+//! `models/scripts/florence2_fixtures.py tiny` wrote: the vision tower's map, the projected
+//! image features, the encoder's output and the decoder's logits to 1e-4, our preprocessing
+//! of the same files, and the token ids of greedy and beam-search generation, identical, on
+//! 20 images.
+
+use serde::Deserialize;
+use trove_models::florence2::Florence2;
+use trove_models::preprocess::Preprocessor;
+use trove_models::{Compute, Pixels};
+
+use crate::util::{fixtures, rgb};
+
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Debug, Deserialize)]
+struct Reference {
+    prompt: Vec<u32>,
+    decoder_input: Vec<u32>,
+    max_new_tokens: usize,
+    images: Vec<Record>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Record {
+    image: String,
+    greedy: Vec<u32>,
+    beam: Vec<u32>,
+    #[serde(default)]
+    pixel_values: Vec<f32>,
+    #[serde(default)]
+    pixel_shape: Vec<usize>,
+    #[serde(default)]
+    vision: Vec<f32>,
+    #[serde(default)]
+    features: Vec<f32>,
+    #[serde(default)]
+    encoder: Vec<f32>,
+    #[serde(default)]
+    logits: Vec<f32>,
+}
+
+fn max_diff(a: &[f32], b: &[f32], what: &str) -> f32 {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn flat<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().expect("reads back")
+}
+
+#[test]
+fn florence2_matches_transformers_tensors_and_generated_ids() {
+    let dir = fixtures().join("tiny-florence2");
+    let text = std::fs::read_to_string(dir.join("reference.json")).expect("reference.json");
+    let r: Reference = serde_json::from_str(&text).expect("valid reference");
+    let model = Florence2::load(&dir, &Compute::cpu()).expect("loads");
+    let report = model.load_report();
+    assert!(report.unused.is_empty(), "unused: {:?}", report.unused);
+    assert!(report.ignored.is_empty(), "ignored: {:?}", report.ignored);
+    let pre = Preprocessor::from_file(&dir.join("preprocessor_config.json")).expect("preprocessor");
+
+    let mut checked = 0;
+    for rec in &r.images {
+        let (data, w, h) = rgb(&dir.join(&rec.image));
+        let ours = pre.prepare(&data, w, h).expect("prepares");
+        if !rec.pixel_values.is_empty() {
+            let [_, c, ph, pw] = rec.pixel_shape[..] else {
+                panic!("pixel_shape {:?}", rec.pixel_shape)
+            };
+            assert_eq!((c, ph, pw), (3, ours.height, ours.width));
+            // 2/255 of the 0..1 range over the smallest ImageNet std (0.225).
+            let err = max_diff(&ours.data, &rec.pixel_values, "pixels");
+            assert!(
+                err <= 2.0 / 255.0 / 0.224,
+                "{}: pixels differ by {err}",
+                rec.image
+            );
+
+            // The tensors, on transformers' own pixel values.
+            let theirs = Pixels {
+                height: ph,
+                width: pw,
+                data: rec.pixel_values.clone(),
+            };
+            let vision = flat(model.vision(std::slice::from_ref(&theirs)).expect("vision"));
+            let err = max_diff(&vision, &rec.vision, "vision");
+            assert!(
+                err <= TOLERANCE,
+                "{}: vision map differs by {err}",
+                rec.image
+            );
+            let features = model
+                .image_features(std::slice::from_ref(&theirs))
+                .expect("features");
+            let err = max_diff(&flat(features.clone()), &rec.features, "features");
+            assert!(
+                err <= TOLERANCE,
+                "{}: image features differ by {err}",
+                rec.image
+            );
+            let encoded = model.encode(features, &r.prompt).expect("encodes");
+            let err = max_diff(&flat(encoded.clone()), &rec.encoder, "encoder");
+            assert!(
+                err <= TOLERANCE,
+                "{}: encoder output differs by {err}",
+                rec.image
+            );
+            let logits = model.decoder_logits(encoded, &r.decoder_input);
+            let err = max_diff(&flat(logits), &rec.logits, "logits");
+            assert!(
+                err <= TOLERANCE,
+                "{}: decoder logits differ by {err}",
+                rec.image
+            );
+            checked += 1;
+        }
+
+        // Generation from our own preprocessing, greedy and with the checkpoint's beams.
+        let features = model
+            .image_features(std::slice::from_ref(&ours))
+            .expect("features");
+        let encoded = model.encode(features, &r.prompt).expect("encodes");
+        let mut greedy = model.settings(r.max_new_tokens);
+        greedy.num_beams = 1;
+        let ids = model.generate(encoded.clone(), &greedy).expect("greedy");
+        assert_eq!(ids, rec.greedy, "{}: greedy ids", rec.image);
+        let beam = model.settings(r.max_new_tokens);
+        assert_eq!(beam.num_beams, 3, "generation_config.json asks for 3 beams");
+        let ids = model.generate(encoded, &beam).expect("beam search");
+        assert_eq!(ids, rec.beam, "{}: beam-search ids", rec.image);
+    }
+    assert!(checked >= 3, "tensors compared on {checked} images");
+    assert!(r.images.len() >= 20);
+}
