@@ -3,6 +3,11 @@
 with them: the fixtures of the burn port's parity tests (models/tests/parity/florence2.rs).
 
     python models/scripts/florence2_fixtures.py tiny models/tests/fixtures/tiny-florence2
+    python models/scripts/florence2_fixtures.py base .data/full/florence2-base
+
+`base` is Florence-2-base's configuration (0.23B parameters, 768x768 inputs, 577 image
+tokens, the 51,328-row vocabulary), about 930 MB, made where a test or benchmark needs it and
+never committed; its reference has the tensors of one image and the ids of four.
 
 `tiny` is small enough to commit: a 64x64 image gives 16/8/4/2-wide feature maps, none a
 multiple of the window (3), so the window padding runs; the vocabulary has 100 tokens. The
@@ -51,6 +56,33 @@ def tiny_config():
     return Florence2Config(vision_config=vision, text_config=text, image_token_id=IMAGE_TOKEN)
 
 
+def base_config():
+    from transformers import BartConfig, Florence2Config, Florence2VisionConfig
+
+    vision = Florence2VisionConfig(projection_dim=768, drop_path_rate=0.0)
+    text = BartConfig(
+        vocab_size=51328, d_model=768, encoder_layers=6, decoder_layers=6,
+        encoder_attention_heads=12, decoder_attention_heads=12, encoder_ffn_dim=3072,
+        decoder_ffn_dim=3072, max_position_embeddings=1024, activation_function="gelu",
+        dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, scale_embedding=False,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        forced_bos_token_id=0, forced_eos_token_id=2)
+    return Florence2Config(vision_config=vision, text_config=text, image_token_id=51289)
+
+
+SIZES = {
+    # name: (config, image side, image tokens, (widen, which weights), images, detailed,
+    #        new tokens, prompt)
+    "tiny": (tiny_config, 64, 5, (12.0, ""), IMAGES, DETAILED, MAX_NEW_TOKENS, PROMPT),
+    # <OCR>'s prompt, <s>What is the text in the image?</s>, as transformers' Florence-2 tests
+    # give its ids.
+    # Only the language model is widened: twelve widened DaViT blocks are so ill-conditioned
+    # that PyTorch's own fp32 map is 0.03 from its fp64 one.
+    "base": (base_config, 768, 577, (3.0, "model.language_model"), 4, 1, 20,
+             [0, 2264, 16, 5, 2788, 11, 5, 2274, 116, 2]),
+}
+
+
 def photo(seed, width, height):
     """A smooth random picture with some edges (not noise: resizing must matter)."""
     rng = np.random.default_rng(seed)
@@ -64,21 +96,23 @@ def photo(seed, width, height):
     return Image.fromarray((img.clip(0, 1) * 255).astype(np.uint8))
 
 
-def widen(model, scale):
-    """Scales every weight matrix and embedding (not norms or biases) so logits spread out."""
+def widen(model, scale, only=""):
+    """Scales every weight matrix and embedding (not norms or biases) whose name starts with
+    `only`, so that logits spread out."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.dim() >= 2:
+            if p.dim() >= 2 and name.startswith(only):
                 p.mul_(scale)
 
 
-def build(out: Path):
+def build(size: str, out: Path):
     from transformers import CLIPImageProcessor, Florence2ForConditionalGeneration, GenerationConfig
 
+    config, side, n_img, scale, images, detailed, new_tokens, prompt = SIZES[size]
     torch.manual_seed(0)
     out.mkdir(parents=True, exist_ok=True)
-    model = Florence2ForConditionalGeneration(tiny_config()).eval()
-    widen(model, 12.0)
+    model = Florence2ForConditionalGeneration(config()).eval()
+    widen(model, *scale)
     model.save_pretrained(out, safe_serialization=True)
     generation = GenerationConfig(
         bos_token_id=0, decoder_start_token_id=2, early_stopping=True, eos_token_id=2,
@@ -87,35 +121,34 @@ def build(out: Path):
     generation.save_pretrained(out)
     model = Florence2ForConditionalGeneration.from_pretrained(out, dtype=torch.float32).eval()
     proc = CLIPImageProcessor(
-        do_resize=True, size={"height": 64, "width": 64}, resample=3, do_center_crop=False,
+        do_resize=True, size={"height": side, "width": side}, resample=3, do_center_crop=False,
         do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
         image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
     assert "Pil" in type(proc).__name__, type(proc)  # torchvision resizes differently
     (out / "preprocessor_config.json").write_text(json.dumps({
         "image_processor_type": "CLIPImageProcessor", "do_resize": True,
-        "size": {"height": 64, "width": 64}, "resample": 3, "do_center_crop": False,
+        "size": {"height": side, "width": side}, "resample": 3, "do_center_crop": False,
         "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
         "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
-        "image_seq_length": 5}, indent=2))
+        "image_seq_length": n_img}, indent=2))
 
     sizes = [(64, 64), (90, 40), (33, 77), (128, 96)]
     records = []
-    for i in range(IMAGES):
+    for i in range(images):
         w, h = sizes[i % len(sizes)]
         name = f"image-{i:02}.png"
         img = photo(100 + i, w, h)
         img.save(out / name)
         pixels = proc(images=[img], return_tensors="pt")["pixel_values"]
-        n_img = 5
-        input_ids = torch.tensor([[IMAGE_TOKEN] * n_img + PROMPT])
+        input_ids = torch.tensor([[model.config.image_token_id] * n_img + prompt])
         mask = torch.ones_like(input_ids)
         with torch.inference_mode():
             common = dict(input_ids=input_ids, pixel_values=pixels, attention_mask=mask,
-                          max_new_tokens=MAX_NEW_TOKENS)
+                          max_new_tokens=new_tokens)
             greedy = model.generate(**common, num_beams=1, do_sample=False)
             beam = model.generate(**common)  # generation_config.json: 3 beams, no_repeat 3
             record = {"image": name, "greedy": greedy[0].tolist(), "beam": beam[0].tolist()}
-            if i < DETAILED:
+            if i < detailed:
                 vision = model.model.vision_tower(pixels)
                 vision = getattr(vision, "last_hidden_state", vision)
                 features = model.get_image_features(pixels)
@@ -135,18 +168,18 @@ def build(out: Path):
                     "logits_shape": list(full.logits.shape),
                 })
         records.append(record)
-    ref = {"prompt": PROMPT, "image_token": IMAGE_TOKEN, "decoder_input": DECODER_INPUT,
-           "max_new_tokens": MAX_NEW_TOKENS, "images": records}
+    ref = {"prompt": prompt, "image_token": model.config.image_token_id,
+           "decoder_input": DECODER_INPUT, "max_new_tokens": new_tokens, "images": records}
     (out / "reference.json").write_text(json.dumps(ref))
     distinct = len({tuple(r["beam"]) for r in records})
-    print(f"{out}: {IMAGES} images, {distinct} distinct beam outputs; e.g. greedy {records[0]['greedy']} beam {records[0]['beam']}")
+    print(f"{out}: {images} images, {distinct} distinct beam outputs; e.g. greedy {records[0]['greedy']} beam {records[0]['beam']}")
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] != "tiny":
+    if len(sys.argv) != 3 or sys.argv[1] not in SIZES:
         sys.exit(__doc__)
-    torch.set_num_threads(1)
-    build(Path(sys.argv[2]))
+    torch.set_num_threads(1 if sys.argv[1] == "tiny" else 2)
+    build(sys.argv[1], Path(sys.argv[2]))
 
 
 if __name__ == "__main__":

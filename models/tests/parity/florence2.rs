@@ -54,10 +54,29 @@ fn flat<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
 
 #[test]
 fn florence2_matches_transformers_tensors_and_generated_ids() {
-    let dir = fixtures().join("tiny-florence2");
+    let checked = check(&fixtures().join("tiny-florence2"));
+    assert!(checked.0 >= 3, "tensors compared on {} images", checked.0);
+    assert!(checked.1 >= 20, "ids compared on {} images", checked.1);
+}
+
+/// Florence-2-base's configuration with random weights (0.23B parameters, 768×768, 577 image
+/// tokens, 51,328 tokens), generated on demand: `.venv/bin/python
+/// models/scripts/florence2_fixtures.py base .data/full/florence2-base`, then
+/// `TROVE_FULL_FIXTURES=$PWD/.data/full cargo test -p trove-models --test parity florence2 --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "needs the generated base-size checkpoint (see the doc comment)"]
+fn florence2_base_matches_transformers() {
+    let dir = std::env::var_os("TROVE_FULL_FIXTURES").expect("set TROVE_FULL_FIXTURES");
+    let (tensors, ids) = check(&std::path::Path::new(&dir).join("florence2-base"));
+    assert!(tensors >= 1 && ids >= 4);
+}
+
+/// Checks one fixture folder; returns on how many images tensors and ids were compared.
+fn check(dir: &std::path::Path) -> (usize, usize) {
     let text = std::fs::read_to_string(dir.join("reference.json")).expect("reference.json");
     let r: Reference = serde_json::from_str(&text).expect("valid reference");
-    let model = Florence2::load(&dir, &Compute::cpu()).expect("loads");
+    let model = Florence2::load(dir, &Compute::cpu()).expect("loads");
     let report = model.load_report();
     assert!(report.unused.is_empty(), "unused: {:?}", report.unused);
     assert!(report.ignored.is_empty(), "ignored: {:?}", report.ignored);
@@ -133,6 +152,5 @@ fn florence2_matches_transformers_tensors_and_generated_ids() {
         let ids = model.generate(encoded, &beam).expect("beam search");
         assert_eq!(ids, rec.beam, "{}: beam-search ids", rec.image);
     }
-    assert!(checked >= 3, "tensors compared on {checked} images");
-    assert!(r.images.len() >= 20);
+    (checked, r.images.len())
 }
