@@ -28,6 +28,7 @@ pub mod device;
 pub mod embedder;
 pub mod error;
 pub mod eval;
+pub mod fast;
 pub mod florence2;
 pub mod loader;
 pub mod ocr;

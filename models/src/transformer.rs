@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
-use burn::tensor::activation::{gelu, gelu_approximate, sigmoid};
+use burn::tensor::activation::{gelu_approximate, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
@@ -19,7 +19,7 @@ use crate::config::{Activation, TowerConfig};
 pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
         Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
-        Activation::Gelu => gelu(x),
+        Activation::Gelu => crate::fast::gelu(x),
         Activation::GeluTanh => gelu_approximate(x),
     }
 }

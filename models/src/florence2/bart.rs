@@ -6,7 +6,6 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig};
-use burn::tensor::activation::gelu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor};
@@ -105,11 +104,14 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn forward(&self, h: Tensor<3>, masked: Option<Tensor<4, Bool>>) -> Tensor<3> {
+    /// `[b, s, d]` → `[b, s, d]`; `masked` marks padding keys.
+    pub fn forward(&self, h: Tensor<3>, masked: Option<Tensor<4, Bool>>) -> Tensor<3> {
         let kv = self.self_attn.keys_values(h.clone());
         let a = self.self_attn.attend(h.clone(), kv, masked, false);
         let h = self.self_attn_layer_norm.forward(h + a);
-        let m = self.fc2.forward(gelu(self.fc1.forward(h.clone())));
+        let m = self
+            .fc2
+            .forward(crate::fast::gelu(self.fc1.forward(h.clone())));
         self.final_layer_norm.forward(h + m)
     }
 }
@@ -342,7 +344,9 @@ impl Bart {
                     .encoder_attn
                     .attend(h.clone(), lc.cross.clone(), cache.masked.clone(), false);
             h = layer.encoder_attn_layer_norm.forward(h + c);
-            let m = layer.fc2.forward(gelu(layer.fc1.forward(h.clone())));
+            let m = layer
+                .fc2
+                .forward(crate::fast::gelu(layer.fc1.forward(h.clone())));
             h = layer.final_layer_norm.forward(h + m);
         }
         cache.len += t;

@@ -10,6 +10,7 @@
 //! tokens (`<s> … </s>`) separately.
 
 pub mod bart;
+pub mod caption;
 pub mod config;
 pub mod generate;
 pub mod vision;
@@ -19,6 +20,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+pub use caption::{Captioner, Task};
 pub use config::{Florence2Config, GenerationConfig};
 pub use generate::Settings;
 
@@ -50,7 +52,8 @@ pub struct Florence2Weights {
 /// A loaded Florence-2 with its configuration.
 #[derive(Debug)]
 pub struct Florence2 {
-    weights: Florence2Weights,
+    /// The modules, as the checkpoint names them.
+    pub weights: Florence2Weights,
     config: Florence2Config,
     generation: GenerationConfig,
     device: Device,

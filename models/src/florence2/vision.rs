@@ -10,7 +10,7 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::{AttentionModuleOptions, PadMode};
 use burn::tensor::{Device, Int, Tensor};
@@ -82,7 +82,8 @@ impl ConvEmbed {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[b, c, h, w]` → the next map.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if self.pre_norm {
             self.conv.forward(norm_channels(&self.norm, x))
         } else {
@@ -110,8 +111,9 @@ impl Mlp {
         }
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+    /// `[b, n, c]` → `[b, n, c]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.fc2.forward(crate::fast::gelu(self.fc1.forward(x)))
     }
 }
 
@@ -134,7 +136,7 @@ pub struct WindowAttention {
 
 impl WindowAttention {
     /// `[b, h·w, c]` → `[b, h·w, c]`.
-    fn forward(&self, t: Tensor<3>, h: usize, w: usize) -> Tensor<3> {
+    pub fn forward(&self, t: Tensor<3>, h: usize, w: usize) -> Tensor<3> {
         let [b, _, c] = t.dims();
         let ws = self.window;
         let (pad_b, pad_r) = ((ws - h % ws) % ws, (ws - w % ws) % ws);
@@ -201,7 +203,7 @@ pub struct ChannelAttention {
 
 impl ChannelAttention {
     /// `[b, n, c]` → `[b, n, c]`.
-    fn forward(&self, t: Tensor<3>) -> Tensor<3> {
+    pub fn forward(&self, t: Tensor<3>) -> Tensor<3> {
         let [b, n, c] = t.dims();
         let cg = c / self.groups;
         let qkv = self
@@ -279,7 +281,8 @@ fn block_forward(
 }
 
 impl SpatialBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[b, c, h, w]` → the next map.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let parts = (
             &self.conv1,
             &self.norm1,
@@ -292,7 +295,8 @@ impl SpatialBlock {
 }
 
 impl ChannelBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[b, c, h, w]` → the next map.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let parts = (
             &self.conv1,
             &self.norm1,
@@ -344,7 +348,8 @@ impl DaVitBlock {
         })
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[b, c, h, w]` → the next map.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.channel_block.forward(self.spatial_block.forward(x))
     }
 }
