@@ -2,6 +2,9 @@
 //! (`models/scripts/train_demo.py`), built into the binary so search works on a fresh machine
 //! with no network and no downloaded weights. It knows shapes, colours, counts, sizes,
 //! positions, backgrounds and a few words on signs and memes, and nothing else.
+//!
+//! The demo captioner is its describing counterpart: Florence-2's architecture, tiny, trained
+//! the same way (`models/scripts/train_captioner.py`) to write each generated picture's caption.
 
 /// The model id that selects the demo model (`--model trove/demo-clip`).
 pub const DEMO_MODEL: &str = "trove/demo-clip";
@@ -24,5 +27,32 @@ pub const FILES: [(&str, &[u8]); 4] = [
     (
         "preprocessor_config.json",
         include_bytes!("../assets/demo-clip/preprocessor_config.json"),
+    ),
+];
+
+/// The id that selects the demo captioner (`--captioner trove/demo-captioner`).
+pub const DEMO_CAPTIONER: &str = "trove/demo-captioner";
+
+/// The demo captioner's files, as a Hugging Face Florence-2 folder.
+pub const CAPTIONER_FILES: [(&str, &[u8]); 5] = [
+    (
+        "config.json",
+        include_bytes!("../assets/demo-captioner/config.json"),
+    ),
+    (
+        "model.safetensors",
+        include_bytes!("../assets/demo-captioner/model.safetensors"),
+    ),
+    (
+        "tokenizer.json",
+        include_bytes!("../assets/demo-captioner/tokenizer.json"),
+    ),
+    (
+        "preprocessor_config.json",
+        include_bytes!("../assets/demo-captioner/preprocessor_config.json"),
+    ),
+    (
+        "generation_config.json",
+        include_bytes!("../assets/demo-captioner/generation_config.json"),
     ),
 ];

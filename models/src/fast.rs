@@ -68,8 +68,8 @@ mod tests {
             ),
             &device,
         );
-        let ours = gelu(x.clone()).into_data().to_vec::<f32>().expect("f32");
-        let theirs = burn_gelu(x).into_data().to_vec::<f32>().expect("f32");
+        let ours = gelu(x.clone()).try_into_vec_as::<f32>().expect("f32");
+        let theirs = burn_gelu(x).try_into_vec_as::<f32>().expect("f32");
         let worst = ours
             .iter()
             .zip(&theirs)

@@ -130,6 +130,29 @@ pub enum Command {
     /// Generate Trove's captioned synthetic images (the demo library and the demo model's
     /// training data): PNGs or raw pixels, plus captions.jsonl.
     Synth(SynthArgs),
+    /// Describe pictures with the local captioner: `trove caption photo.jpg`.
+    Caption(CaptionArgs),
+}
+
+/// Options of `trove caption`.
+#[derive(Debug, Clone, Args)]
+pub struct CaptionArgs {
+    /// Picture files to describe.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The captioner: a Florence-2 folder or installed repository id
+    /// (`trove model pull florence-community/Florence-2-base`).
+    #[arg(long, default_value = trove_models::demo::DEMO_CAPTIONER)]
+    pub captioner: String,
+    /// What to ask: caption, detailed-caption, more-detailed-caption or ocr.
+    #[arg(long, default_value = "caption")]
+    pub task: String,
+    /// Beams of the search (default: the captioner's own setting; 1 is greedy and fastest).
+    #[arg(long)]
+    pub beams: Option<usize>,
+    /// Print JSON (one object per picture, in a list) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `trove index`.

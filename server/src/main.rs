@@ -33,6 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::model::run(&settings, &args.action, &mut stdout().lock())?
         }
         Command::Synth(args) => commands::synth::run(&args)?,
+        Command::Caption(args) => commands::caption::run(&settings, &args, &mut stdout().lock())?,
         Command::Status { json } => commands::status::run(&settings, json, &mut stdout().lock())?,
         Command::Search { text, options } => {
             let engine = Engine::open(&settings.engine_config())?;

@@ -154,3 +154,47 @@ fn check(dir: &std::path::Path) -> (usize, usize) {
     }
     (checked, r.images.len())
 }
+
+/// What the trained demo captioner's `training.json` recorded: transformers' captions of the
+/// first held-out pictures.
+#[derive(Debug, Deserialize)]
+struct Training {
+    seed: u64,
+    examples: Vec<Example>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Example {
+    caption: String,
+}
+
+/// The captioner Trove ships (`models/assets/demo-captioner`, trained by
+/// `models/scripts/train_captioner.py`) writes, from the generator's own pictures, exactly the
+/// captions transformers wrote for them when it was trained: fp16 weights, its tokenizer, the
+/// <CAPTION> prompt and beam search, end to end. `TROVE_CAPTIONER` points at another folder.
+#[test]
+fn the_demo_captioner_writes_what_transformers_wrote() {
+    let dir = std::env::var_os("TROVE_CAPTIONER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-captioner")
+        });
+    let training: Training = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("training.json")).expect("training.json"),
+    )
+    .expect("valid training.json");
+    let captioner = trove_models::florence2::Captioner::load(&dir, &Compute::cpu()).expect("loads");
+    assert!(training.examples.len() >= 10);
+    for (i, example) in training.examples.iter().enumerate() {
+        let sample = trove_models::synth::generate(
+            training.seed,
+            trove_models::synth::Split::Test,
+            i as u64,
+            256,
+        );
+        let caption = captioner
+            .caption(sample.image.as_raw(), 256, 256)
+            .expect("captions");
+        assert_eq!(caption, example.caption, "held-out picture {i}");
+    }
+}

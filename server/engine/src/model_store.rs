@@ -165,6 +165,32 @@ impl ModelStore {
         }
     }
 
+    /// The folder for `--captioner`: an existing folder as given, the built-in demo captioner
+    /// (installed on first use), else an installed repository (`trove model pull
+    /// florence-community/Florence-2-base`).
+    pub fn resolve_captioner(&self, captioner: &str) -> Result<PathBuf, ModelStoreError> {
+        let as_path = Path::new(captioner);
+        if as_path.is_dir() {
+            return Ok(as_path.to_path_buf());
+        }
+        let dir = self.dir_for(captioner)?;
+        if captioner == trove_models::demo::DEMO_CAPTIONER {
+            install_demo_captioner(&dir).map_err(|source| ModelStoreError::Demo {
+                dir: dir.clone(),
+                source,
+            })?;
+            return Ok(dir);
+        }
+        if missing_files(&dir).is_empty() {
+            Ok(dir)
+        } else {
+            Err(ModelStoreError::NotInstalled {
+                repo: captioner.to_owned(),
+                dir,
+            })
+        }
+    }
+
     /// Every folder in the store, sorted by id, with what is wrong with incomplete ones.
     pub fn list(&self) -> Result<Vec<InstalledModel>, ModelStoreError> {
         let entries = match std::fs::read_dir(&self.root) {
@@ -237,11 +263,20 @@ impl ModelStore {
                 std::fs::copy(&cached, &target).map_err(io_error(&target))?;
             }
         }
+        // Captioners (Florence-2) say how they generate; embedding models have no such file.
+        if let Ok(cached) = remote.download("generation_config.json") {
+            let target = staging.join("generation_config.json");
+            std::fs::copy(&cached, &target).map_err(io_error(&target))?;
+        }
         let unsupported = |source| ModelStoreError::Unsupported {
             repo: repo.to_owned(),
             source,
         };
-        ModelConfig::from_file(&staging.join("config.json")).map_err(unsupported)?;
+        if let Err(e) = ModelConfig::from_file(&staging.join("config.json")) {
+            // A captioner is welcome too; if it is not one either, the embedder's error says
+            // what is wrong.
+            trove_models::florence2::Florence2Config::read(&staging).map_err(|_| unsupported(e))?;
+        }
         Preprocessor::from_file(&staging.join("preprocessor_config.json")).map_err(unsupported)?;
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
@@ -287,7 +322,16 @@ pub fn describe(dir: &Path, id: String) -> InstalledModel {
 /// Writes the built-in demo model's files ([`trove_models::demo::FILES`]) into `dir`, replacing
 /// any that differ, each atomically, so a crash never leaves a half-written model.
 pub fn install_demo(dir: &Path) -> std::io::Result<()> {
-    for (name, bytes) in trove_models::demo::FILES {
+    install_files(dir, &trove_models::demo::FILES)
+}
+
+/// Writes the built-in demo captioner into `dir` (see [`install_demo`]).
+pub fn install_demo_captioner(dir: &Path) -> std::io::Result<()> {
+    install_files(dir, &trove_models::demo::CAPTIONER_FILES)
+}
+
+fn install_files(dir: &Path, files: &[(&str, &[u8])]) -> std::io::Result<()> {
+    for &(name, bytes) in files {
         let path = dir.join(name);
         let current = std::fs::metadata(&path).map(|m| m.len()).ok();
         if current == Some(bytes.len() as u64)

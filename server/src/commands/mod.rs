@@ -2,6 +2,7 @@
 //! runs, and prints text, or with `--json` the same wire type the HTTP API answers with.
 
 pub mod admin;
+pub mod caption;
 pub mod index;
 pub mod model;
 pub mod search;

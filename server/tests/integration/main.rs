@@ -1,6 +1,7 @@
 //! Integration tests of the real `trove` binary. One test binary; one module per topic.
 
 mod admin;
+mod caption;
 mod cli;
 mod crawl;
 mod library;
