@@ -186,6 +186,9 @@ pub struct Cache {
     len: usize,
     /// The encoder's padding, `[rows, 1, 1, encoder len]`.
     masked: Option<Tensor<4, Bool>>,
+    /// Every row decodes against the same input, so reordering rows leaves the encoder's keys,
+    /// values and padding as they are.
+    shared: bool,
 }
 
 impl Cache {
@@ -207,11 +210,15 @@ impl Cache {
             if let Some((k, v)) = layer.own.take() {
                 layer.own = Some((pick(k), pick(v)));
             }
-            let (k, v) = layer.cross.clone();
-            layer.cross = (pick(k), pick(v));
+            if !self.shared {
+                let (k, v) = layer.cross.clone();
+                layer.cross = (pick(k), pick(v));
+            }
         }
-        if let Some(m) = self.masked.take() {
-            self.masked = Some(m.select(0, index));
+        if !self.shared {
+            if let Some(m) = self.masked.take() {
+                self.masked = Some(m.select(0, index));
+            }
         }
     }
 }
@@ -301,21 +308,44 @@ impl Bart {
         h
     }
 
-    /// A cache for decoding against `encoded` (`[rows, s, d]`), with nothing decoded yet.
-    pub fn start(&self, encoded: Tensor<3>, valid: Option<Tensor<2, Bool>>) -> Cache {
+    /// A cache for decoding against `encoded` (`[b, s, d]`), with nothing decoded yet. With
+    /// one input (`b` = 1) the decoder may run `rows` rows against it (beam search's beams):
+    /// the encoder's keys and values are computed once and shared by every row.
+    pub fn start(&self, encoded: Tensor<3>, valid: Option<Tensor<2, Bool>>, rows: usize) -> Cache {
         let [b, s, _] = encoded.dims();
+        debug_assert!(b == 1 || b == rows, "one input, or one per row");
+        let shared = b == 1;
+        let spread = |t: Tensor<4>| {
+            if shared && rows > 1 {
+                let [_, h, s, hd] = t.dims();
+                t.expand([rows, h, s, hd])
+            } else {
+                t
+            }
+        };
         Cache {
             layers: self
                 .decoder
                 .layers
                 .iter()
-                .map(|l| LayerCache {
-                    own: None,
-                    cross: l.encoder_attn.keys_values(encoded.clone()),
+                .map(|l| {
+                    let (k, v) = l.encoder_attn.keys_values(encoded.clone());
+                    LayerCache {
+                        own: None,
+                        cross: (spread(k), spread(v)),
+                    }
                 })
                 .collect(),
             len: 0,
-            masked: valid.map(|v| v.bool_not().reshape([b, 1, 1, s])),
+            masked: valid.map(|v| {
+                let m = v.bool_not().reshape([b, 1, 1, s]);
+                if shared && rows > 1 {
+                    m.expand([rows, 1, 1, s])
+                } else {
+                    m
+                }
+            }),
+            shared,
         }
     }
 

@@ -170,7 +170,7 @@ impl Florence2 {
     /// once (teacher forcing), as the model's forward pass gives them.
     pub fn decoder_logits(&self, encoded: Tensor<3>, decoder_ids: &[u32]) -> Tensor<3> {
         let lm = &self.weights.model.language_model;
-        let mut cache = lm.start(encoded, None);
+        let mut cache = lm.start(encoded, None, 1);
         let h = lm.decode(self.ids(decoder_ids, 1), &mut cache);
         lm.logits(h)
     }
@@ -179,11 +179,9 @@ impl Florence2 {
     pub fn generate(&self, encoded: Tensor<3>, settings: &Settings) -> Result<Vec<u32>> {
         let lm = &self.weights.model.language_model;
         let rows = settings.num_beams;
-        let [_, n, d] = encoded.dims();
-        let encoded = encoded.expand([rows, n, d]);
         let mut stepper = Stepper {
             model: self,
-            cache: lm.start(encoded, None),
+            cache: lm.start(encoded, None, rows),
         };
         if rows > 1 {
             generate::beam_search(settings, &mut stepper)

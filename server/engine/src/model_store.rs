@@ -143,39 +143,31 @@ impl ModelStore {
     /// The folder for `--model`: an existing folder as given, the built-in demo model
     /// (installed on first use), else an installed repository.
     pub fn resolve(&self, model: &str) -> Result<PathBuf, ModelStoreError> {
-        let as_path = Path::new(model);
-        if as_path.is_dir() {
-            return Ok(as_path.to_path_buf());
-        }
-        let dir = self.dir_for(model)?;
-        if model == DEMO_MODEL {
-            install_demo(&dir).map_err(|source| ModelStoreError::Demo {
-                dir: dir.clone(),
-                source,
-            })?;
-            return Ok(dir);
-        }
-        if missing_files(&dir).is_empty() {
-            Ok(dir)
-        } else {
-            Err(ModelStoreError::NotInstalled {
-                repo: model.to_owned(),
-                dir,
-            })
-        }
+        self.resolve_with_demo(model, (DEMO_MODEL, &trove_models::demo::FILES))
     }
 
     /// The folder for `--captioner`: an existing folder as given, the built-in demo captioner
     /// (installed on first use), else an installed repository (`trove model pull
     /// florence-community/Florence-2-base`).
     pub fn resolve_captioner(&self, captioner: &str) -> Result<PathBuf, ModelStoreError> {
-        let as_path = Path::new(captioner);
+        let demo = &trove_models::demo::CAPTIONER_FILES;
+        self.resolve_with_demo(captioner, (trove_models::demo::DEMO_CAPTIONER, demo))
+    }
+
+    /// An existing folder, the built-in `demo` (id and files) written on first use, or an
+    /// installed repository.
+    fn resolve_with_demo(
+        &self,
+        id: &str,
+        (demo_id, demo_files): (&str, &[(&str, &[u8])]),
+    ) -> Result<PathBuf, ModelStoreError> {
+        let as_path = Path::new(id);
         if as_path.is_dir() {
             return Ok(as_path.to_path_buf());
         }
-        let dir = self.dir_for(captioner)?;
-        if captioner == trove_models::demo::DEMO_CAPTIONER {
-            install_demo_captioner(&dir).map_err(|source| ModelStoreError::Demo {
+        let dir = self.dir_for(id)?;
+        if id == demo_id {
+            install_files(&dir, demo_files).map_err(|source| ModelStoreError::Demo {
                 dir: dir.clone(),
                 source,
             })?;
@@ -185,7 +177,7 @@ impl ModelStore {
             Ok(dir)
         } else {
             Err(ModelStoreError::NotInstalled {
-                repo: captioner.to_owned(),
+                repo: id.to_owned(),
                 dir,
             })
         }
@@ -323,11 +315,6 @@ pub fn describe(dir: &Path, id: String) -> InstalledModel {
 /// any that differ, each atomically, so a crash never leaves a half-written model.
 pub fn install_demo(dir: &Path) -> std::io::Result<()> {
     install_files(dir, &trove_models::demo::FILES)
-}
-
-/// Writes the built-in demo captioner into `dir` (see [`install_demo`]).
-pub fn install_demo_captioner(dir: &Path) -> std::io::Result<()> {
-    install_files(dir, &trove_models::demo::CAPTIONER_FILES)
 }
 
 fn install_files(dir: &Path, files: &[(&str, &[u8])]) -> std::io::Result<()> {
