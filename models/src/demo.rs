@@ -56,3 +56,8 @@ pub const CAPTIONER_FILES: [(&str, &[u8]); 5] = [
         include_bytes!("../assets/demo-captioner/generation_config.json"),
     ),
 ];
+
+/// The demo model's tag thresholds, calibrated on generated pictures with their precision and
+/// recall (`trove model calibrate-tags --write models/assets/demo-clip/tags.json`), a
+/// [`crate::tags::eval::TagCalibration`] as JSON.
+pub const TAG_CALIBRATION: &str = include_str!("../assets/demo-clip/tags.json");

@@ -119,26 +119,7 @@ pub fn evaluate(
     count: usize,
     progress: &dyn Fn(usize),
 ) -> Result<EvalReport> {
-    let mut scenes = Vec::with_capacity(count);
-    let mut embeddings = Vec::with_capacity(count);
-    let side = synth::DEFAULT_SIZE as usize;
-    let mut start = 0;
-    while start < count {
-        let end = (start + BATCH).min(count);
-        let mut pixels = Vec::with_capacity(end - start);
-        for index in start..end {
-            let sample = synth::generate(seed, Split::Test, index as u64, synth::DEFAULT_SIZE);
-            pixels.push(
-                model
-                    .preprocessor()
-                    .prepare(sample.image.as_raw(), side, side)?,
-            );
-            scenes.push(sample.scene);
-        }
-        embeddings.extend(model.embed_images(&pixels)?);
-        progress(end);
-        start = end;
-    }
+    let (scenes, embeddings) = embed_split(model, seed, Split::Test, count, progress)?;
     let (single, compound) = queries(&scenes);
     let mut pairs = Pairs::default();
     let single = recall(model, &single, &scenes, &embeddings, &mut pairs)?;
@@ -150,6 +131,37 @@ pub fn evaluate(
         compound,
         cutoff: Calibration::from(pairs.relevant, pairs.irrelevant),
     })
+}
+
+/// Generates `count` images of `split` and embeds them with `model`.
+pub fn embed_split(
+    model: &Embedder,
+    seed: u64,
+    split: Split,
+    count: usize,
+    progress: &dyn Fn(usize),
+) -> Result<(Vec<Scene>, Vec<Vec<f32>>)> {
+    let mut scenes = Vec::with_capacity(count);
+    let mut embeddings = Vec::with_capacity(count);
+    let side = synth::DEFAULT_SIZE as usize;
+    let mut start = 0;
+    while start < count {
+        let end = (start + BATCH).min(count);
+        let mut pixels = Vec::with_capacity(end - start);
+        for index in start..end {
+            let sample = synth::generate(seed, split, index as u64, synth::DEFAULT_SIZE);
+            pixels.push(
+                model
+                    .preprocessor()
+                    .prepare(sample.image.as_raw(), side, side)?,
+            );
+            scenes.push(sample.scene);
+        }
+        embeddings.extend(model.embed_images(&pixels)?);
+        progress(end);
+        start = end;
+    }
+    Ok((scenes, embeddings))
 }
 
 /// Ranks `images` for each query and scores the top five.

@@ -37,6 +37,7 @@ mod protobuf;
 pub mod siglip;
 pub mod spiece;
 pub mod synth;
+pub mod tags;
 pub mod tokenizer;
 pub mod transformer;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trove_engine::catalog::Sort;
+use trove_engine::describe::CaptionChoice;
 
 use crate::settings::{DeviceChoice, Overrides};
 
@@ -77,6 +78,16 @@ pub struct GlobalArgs {
     /// file and folder names and camera facts.
     #[arg(long, env = "TROVE_NO_OCR", global = true)]
     pub no_ocr: bool,
+
+    /// Whether crawls caption pictures (after embedding and reading words): `auto` captions on
+    /// a GPU, or with a small captioner such as the demo one, and waits for `on` where a full
+    /// Florence-2 would take seconds a picture on the CPU [default: auto].
+    #[arg(long, env = "TROVE_CAPTIONS", value_name = "auto|on|off", global = true, value_parser = parse_captions)]
+    pub captions: Option<CaptionChoice>,
+}
+
+fn parse_captions(s: &str) -> Result<CaptionChoice, String> {
+    CaptionChoice::parse(s).ok_or_else(|| format!("{s:?}: auto, on or off"))
 }
 
 impl GlobalArgs {
@@ -90,6 +101,7 @@ impl GlobalArgs {
             config: self.config.clone(),
             allow_broad_library: self.allow_broad_library,
             no_ocr: self.no_ocr,
+            captions: self.captions,
         }
     }
 }
@@ -316,6 +328,25 @@ pub enum ModelAction {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Calibrate the demo vocabulary's tag thresholds for the configured model (--model) on
+    /// Trove's generated training pictures (each tag as precise as 90% allows), and measure
+    /// precision and recall on held-out ones, beside the rule used where no labels exist (a
+    /// threshold from the library's own scores). With --write, the record is saved (the demo
+    /// model's is models/assets/demo-clip/tags.json).
+    CalibrateTags {
+        /// Training pictures to calibrate on.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+        train: u64,
+        /// Held-out pictures to measure on.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+        count: u64,
+        /// Generator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Save the calibration record (JSON) here.
+        #[arg(long)]
+        write: Option<PathBuf>,
     },
 }
 

@@ -8,6 +8,7 @@ use app::format::human_bytes;
 use trove_engine::model_store::{InstalledModel, ModelStore, ModelStoreError, OCR_MODEL};
 use trove_engine::text;
 use trove_models::eval::evaluate;
+use trove_models::tags::eval::calibrate_demo;
 use trove_models::{Compute, Embedder};
 
 use crate::cli::ModelAction;
@@ -51,6 +52,18 @@ pub fn run(settings: &Settings, action: &ModelAction, out: &mut dyn Write) -> an
         ModelAction::Eval { count, seed, json } => {
             eval(&store, settings, *count, *seed, *json, out)?
         }
+        ModelAction::CalibrateTags {
+            train,
+            count,
+            seed,
+            write,
+        } => calibrate_tags(
+            &store,
+            settings,
+            (*train, *count, *seed),
+            write.as_deref(),
+            out,
+        )?,
     }
     Ok(())
 }
@@ -81,6 +94,67 @@ fn pull_reader(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> {
         "Installed the text reader ({OCR_MODEL}) in {}, with its licence notice. The next crawl reads the words in every picture.",
         dir.display()
     )?;
+    Ok(())
+}
+
+/// `trove model calibrate-tags`: the demo vocabulary's thresholds and their precision and
+/// recall on held-out generated pictures.
+fn calibrate_tags(
+    store: &ModelStore,
+    settings: &Settings,
+    (train, count, seed): (u64, u64, u64),
+    write: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let dir = store.resolve(&settings.model)?;
+    let compute = Compute::select(settings.device.preference())?;
+    let model = Embedder::load(&dir, &compute)
+        .with_context(|| format!("loading model {}", settings.model))?;
+    let started = Instant::now();
+    let record = calibrate_demo(
+        &model,
+        seed,
+        usize::try_from(train)?,
+        usize::try_from(count)?,
+        &|step| {
+            eprintln!("{step} …");
+        },
+    )?;
+    let rule = |name: &str, s: &trove_models::tags::eval::Scores| {
+        format!(
+            "  {name:<32} precision {:.3}  recall {:.3}  ({} tags given, {} true)",
+            s.precision, s.recall, s.given, s.truth
+        )
+    };
+    writeln!(
+        out,
+        "Tags of {} on {} held-out generated pictures (thresholds from {} training pictures, seed {seed}, {:.1} s):",
+        settings.model,
+        record.held_out,
+        record.calibrated_on,
+        started.elapsed().as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "{}",
+        rule("calibrated (90% target)", &record.calibrated)
+    )?;
+    writeln!(
+        out,
+        "{}",
+        rule("library rule (no labels)", &record.library_rule)
+    )?;
+    writeln!(
+        out,
+        "  {} of {} tags calibrated",
+        record.thresholds.len(),
+        record.calibrated.per_tag.len()
+    )?;
+    if let Some(path) = write {
+        let json = serde_json::to_string_pretty(&record)? + "\n";
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "Saved to {}", path.display())?;
+    }
     Ok(())
 }
 
