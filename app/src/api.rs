@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::types::{
-    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, TagCount, Viewer,
 };
 
 /// Facts about the running server for the home page.
@@ -28,6 +28,19 @@ pub async fn get_library_status() -> Result<LibraryStatus, AppError> {
         let handle = services.clone();
         let status = tokio_blocking(move || Ok(handle.status())).await?;
         Ok(crate::ssr::for_viewer(&services, status))
+    })
+    .await
+}
+
+/// Tags shown on the home page to browse by.
+pub const COMMON_TAGS: usize = 40;
+
+/// The library's most common tags, most pictures first.
+#[server(prefix = "/api/fn", endpoint = "common_tags")]
+pub async fn get_common_tags() -> Result<Vec<TagCount>, AppError> {
+    with_status(async move {
+        let services = crate::ssr::services()?;
+        tokio_blocking(move || services.common_tags(COMMON_TAGS)).await
     })
     .await
 }

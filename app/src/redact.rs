@@ -94,6 +94,7 @@ impl HidePaths for LibraryStatus {
         self.roots = roots.iter().map(|r| name_of(r)).collect();
         // It names the data directory and what an admin should run.
         self.text.note = None;
+        self.captions.note = None;
     }
 }
 

@@ -7,7 +7,7 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::types::{
-    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, Viewer,
+    LibraryList, LibraryStatus, ModelList, SearchPage, SearchRequest, ServerInfo, TagCount, Viewer,
 };
 
 /// What server functions need from the server. Implemented by the `server` crate; the
@@ -24,6 +24,8 @@ pub trait Backend: Send + Sync + 'static {
     fn start_crawl(&self) -> Result<(), AppError>;
     /// Asks the running crawl to stop after its current batch.
     fn stop_crawl(&self);
+    /// The library's most common tags, most pictures first (blocking: reads the catalog).
+    fn common_tags(&self, limit: usize) -> Result<Vec<TagCount>, AppError>;
     /// The library folders (blocking: reads the catalog).
     fn libraries(&self) -> Result<LibraryList, AppError>;
     /// Adds a library folder and crawls it (blocking); the answer says what happened.

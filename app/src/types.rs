@@ -149,6 +149,12 @@ pub struct CrawlProgress {
     /// Reading the words in pictures, after embedding.
     #[serde(default)]
     pub text: TextProgress,
+    /// Tagging, after embedding (in the same shape: `with_words` is images with a tag).
+    #[serde(default)]
+    pub tags: TextProgress,
+    /// Captioning, last (`with_words` is images with a caption).
+    #[serde(default)]
+    pub captions: TextProgress,
 }
 
 /// The crawl's text pass (reading the words in pictures).
@@ -164,6 +170,15 @@ pub struct TextProgress {
     pub with_words: u64,
     /// Images read per second.
     pub rate: f64,
+}
+
+/// A tag and how many pictures have it: the home page's tags to browse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    /// The tag (`tag:NAME` finds its pictures).
+    pub tag: String,
+    /// Pictures with it.
+    pub images: u64,
 }
 
 /// A file that could not be indexed, and why.
@@ -217,6 +232,9 @@ pub struct LibraryStatus {
     /// The words read in pictures.
     #[serde(default)]
     pub text: TextStatus,
+    /// Captions: images captioned, with a caption, and why not (in the same shape).
+    #[serde(default)]
+    pub captions: TextStatus,
 }
 
 /// What is known of the words in pictures.
@@ -255,6 +273,12 @@ pub struct SearchHit {
     /// similarity explains it, and when browsing).
     #[serde(default, skip_serializing_if = "Why::is_empty")]
     pub why: Why,
+    /// Its caption, when the captioner wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Its tags, clearest first (`tag:NAME` finds them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// A piece of text, marked where the query matched it.
@@ -375,6 +399,12 @@ pub struct ImageInfo {
     pub gps_lon: Option<f64>,
     /// EXIF orientation (1–8) as stored in the file.
     pub orientation: Option<u16>,
+    /// Its caption, when the captioner wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Its tags, clearest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// How results are ordered.

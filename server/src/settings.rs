@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use trove_engine::describe::CaptionChoice;
 use trove_engine::fsutil::{write_atomic, WriteOptions};
 use trove_engine::EngineConfig;
 
@@ -68,6 +69,8 @@ pub struct Overrides {
     pub allow_broad_library: bool,
     /// `--no-ocr`: crawls do not read the words in pictures.
     pub no_ocr: bool,
+    /// `--captions`.
+    pub captions: Option<CaptionChoice>,
 }
 
 /// Why the settings could not be resolved.
@@ -102,6 +105,12 @@ pub enum SettingsError {
     /// No data directory was given and the platform has no home directory to derive one from.
     #[error("no data directory: set --data-dir or TROVE_DATA_DIR (no home directory was found)")]
     NoDataDir,
+    /// `captions` in the config file is not `auto`, `on` or `off`.
+    #[error("captions = {value:?} in the config file: it takes \"auto\", \"on\" or \"off\"")]
+    Captions {
+        /// What it said.
+        value: String,
+    },
 }
 
 /// The optional TOML config file.
@@ -132,6 +141,11 @@ pub struct ConfigFile {
     pub guests_see_paths: bool,
     /// `false` is `--no-ocr`.
     pub read_text: Option<bool>,
+    /// `auto`, `on` or `off`: see `--captions`.
+    pub captions: Option<String>,
+    /// The captioner crawls use: a Florence-2 repository id or folder (default: the installed
+    /// one).
+    pub captioner: Option<String>,
 }
 
 /// Everything a command needs to know about its configuration.
@@ -157,6 +171,10 @@ pub struct Settings {
     pub network: Network,
     /// Whether crawls read the words in pictures (`--no-ocr`, `read_text = false`).
     pub read_text: bool,
+    /// Whether crawls caption pictures (`--captions`, `captions = "…"`).
+    pub captions: CaptionChoice,
+    /// The captioner crawls use, when one is named (`captioner = "…"`).
+    pub captioner: Option<String>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -236,6 +254,8 @@ impl Settings {
             model: self.model.clone(),
             device: self.device.preference(),
             read_text: self.read_text,
+            captions: self.captions,
+            captioner: self.captioner.clone(),
         }
     }
 
@@ -283,6 +303,15 @@ impl Settings {
                 }
             }
         };
+        let captions = match (args.captions, file.captions.as_deref()) {
+            (Some(choice), _) => choice,
+            (None, Some(text)) => {
+                CaptionChoice::parse(text).ok_or_else(|| SettingsError::Captions {
+                    value: text.to_owned(),
+                })?
+            }
+            (None, None) => CaptionChoice::Auto,
+        };
         Ok(Settings {
             data_dir,
             libraries,
@@ -298,6 +327,10 @@ impl Settings {
                 guests_see_paths: file.guests_see_paths,
             },
             read_text: !args.no_ocr && file.read_text.unwrap_or(true),
+            captions,
+            captioner: file
+                .captioner
+                .map(|c| expand(Path::new(&c)).display().to_string()),
             config_file,
         })
     }

@@ -126,6 +126,16 @@ fn panel(
                     <button id="lightbox-close" type="button" aria-label="Close" class="rounded px-2 py-1 hover:bg-stone-700" on:click=move |_| close()>"✕"</button>
                 </div>
             </div>
+            {hit.caption.clone().map(|c| view! {
+                <p id="lightbox-caption" class="text-base text-stone-100">{c}</p>
+            })}
+            {(!hit.tags.is_empty()).then(|| view! {
+                <ul id="lightbox-tags" aria-label="Tags" class="flex flex-wrap gap-1">
+                    {hit.tags.iter().map(|t| view! {
+                        <li><a class="lightbox-tag rounded-full bg-stone-700 px-2 py-0.5 text-xs hover:bg-amber-700" href=tag_href(t)>{t.clone()}</a></li>
+                    }).collect_view()}
+                </ul>
+            })}
             <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
                 {facts.into_iter().map(|(k, v)| view! {
                     <dt class="text-stone-400">{k}</dt>
@@ -159,6 +169,16 @@ fn panel(
             })}
         </aside>
     }
+}
+
+/// The search for one tag: `tag:NAME`, quoted when it has spaces.
+pub fn tag_href(tag: &str) -> String {
+    let query = if tag.contains(char::is_whitespace) {
+        format!("tag:\"{tag}\"")
+    } else {
+        format!("tag:{tag}")
+    };
+    crate::components::results::href("/search", &[("q", &query)])
 }
 
 /// Gives the focus back to the image's cell in the grid, where the user was.
@@ -232,11 +252,22 @@ mod tests {
             bytes: 2_000_000,
             camera: None,
             why: crate::types::Why::default(),
+            caption: None,
+            tags: Vec::new(),
         };
         let f = facts(&hit, false);
         let keys: Vec<&str> = f.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, ["File", "Taken", "Size", "Type", "Match"]);
         assert_eq!(f[1].1, "2021-05-01 10:00:00");
         assert!(facts(&hit, true).iter().all(|(k, _)| *k != "Match"));
+    }
+
+    #[test]
+    fn a_tag_links_to_its_search() {
+        assert_eq!(tag_href("red"), "/search?q=tag%3Ared");
+        assert_eq!(
+            tag_href("christmas tree"),
+            "/search?q=tag%3A%22christmas+tree%22"
+        );
     }
 }

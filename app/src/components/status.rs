@@ -23,7 +23,25 @@ pub fn clock(seconds: f64) -> String {
 /// One line about the running or last crawl.
 pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
     let t = &p.text;
-    if p.running && t.reading {
+    let passes = [
+        (&p.tags, "Tagging", "with tags"),
+        (&p.captions, "Captioning", "with a caption"),
+    ];
+    if let Some((c, what, found)) = passes.into_iter().find(|(c, ..)| p.running && c.reading) {
+        let left = c.total.saturating_sub(c.read);
+        let eta = if c.rate > 0.0 {
+            format!(", about {} left", clock(left as f64 / c.rate))
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{what}: {} / {} images, {} {found}, {:.1} images/s{eta} (search already works)",
+            group(c.read),
+            group(c.total),
+            group(c.with_words),
+            c.rate
+        ))
+    } else if p.running && t.reading {
         let left = t.total.saturating_sub(t.read);
         let eta = if t.rate > 0.0 {
             format!(", about {} left", clock(left as f64 / t.rate))
@@ -168,6 +186,12 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
         )
     });
     let words = words.map(|w| view! { <p id="text-summary" class="text-sm">{w}</p> });
+    let captions = (s.captions.with_words > 0).then(|| {
+        view! { <p id="caption-summary" class="text-sm">{format!("Captions written for {} of {}.", group(s.captions.with_words), count(c.images, "image"))}</p> }
+    });
+    let caption_note = s.captions.note.clone().map(|n| {
+        view! { <p id="caption-note" class="text-sm text-stone-600 dark:text-stone-400">{format!("Pictures are not captioned: {n}")}</p> }
+    });
     let text_note = s.text.note.clone().map(|n| {
         view! { <p id="text-note" class="text-sm text-stone-600 dark:text-stone-400">{format!("Words in pictures are not read: {n}")}</p> }
     });
@@ -186,6 +210,8 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
         {bar}
         {words}
         {text_note}
+        {captions}
+        {caption_note}
         {crawl_error}
         {demo}
         {skipped}

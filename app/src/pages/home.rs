@@ -4,9 +4,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{get_library_status, get_server_info, get_viewer, search_images, SelectModel};
+use crate::api::{
+    get_common_tags, get_library_status, get_server_info, get_viewer, search_images, SelectModel,
+};
 use crate::components::grid::ResultGrid;
 use crate::components::libraries::Libraries;
+use crate::components::lightbox::tag_href;
 use crate::components::models::ModelPanel;
 use crate::components::results::SearchBox;
 use crate::components::status::StatusPanel;
@@ -58,6 +61,7 @@ pub fn HomePage() -> impl IntoView {
                 "Trove indexes the photos and memes on this machine with CLIP or SigLIP and finds them by what they show. Type what you are looking for, click a picture for its look-alikes, or paste or drop an image anywhere. Nothing leaves the machine."
             </p>
         </section>
+        <CommonTags/>
         <section id="browse" aria-label="Your library, newest first" class="pb-8">
             <h2 class="pb-3 text-lg font-medium">"Your library, newest first"</h2>
             <Suspense fallback=|| view! { <p class="text-stone-500">"Loading…"</p> }>
@@ -85,6 +89,34 @@ pub fn HomePage() -> impl IntoView {
                     Err(err) => view! {
                         <p id="server-info-error" class="text-red-700 dark:text-red-400">{err.to_string()}</p>
                     }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The library's most common tags, each a link to its pictures (nothing until pictures have
+/// tags).
+#[component]
+fn CommonTags() -> impl IntoView {
+    let tags = Resource::new_blocking(|| (), |_| get_common_tags());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match tags.await {
+                    Ok(tags) if !tags.is_empty() => view! {
+                        <section id="common-tags" aria-label="Common tags" class="pb-6">
+                            <h2 class="pb-2 text-lg font-medium">"Browse by tag"</h2>
+                            <ul class="flex flex-wrap gap-2">
+                                {tags.into_iter().map(|t| view! {
+                                    <li><a class="common-tag rounded-full border border-stone-300 px-3 py-1 text-sm hover:bg-stone-100 dark:border-stone-700 dark:hover:bg-stone-800" href=tag_href(&t.tag)>
+                                        {t.tag.clone()}<span class="pl-1 text-stone-500">{t.images.to_string()}</span>
+                                    </a></li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
                 }
             })}
         </Suspense>

@@ -112,6 +112,8 @@ fn main() {
             model: DEMO_MODEL.into(),
             device: DevicePreference::Cpu,
             read_text,
+            captions: trove_engine::describe::CaptionChoice::Off,
+            captioner: None,
         })
         .expect("opens the engine");
         let started = std::time::Instant::now();
@@ -248,6 +250,8 @@ fn main() {
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
         read_text: true,
+        captions: trove_engine::describe::CaptionChoice::Off,
+        captioner: None,
     })
     .expect("opens the engine");
     engine

@@ -13,7 +13,7 @@ use crate::media::DecodeLimits;
 #[derive(Debug, Clone)]
 pub enum LastCrawl {
     /// It finished or was stopped.
-    Finished(CrawlSummary),
+    Finished(Box<CrawlSummary>),
     /// It failed.
     Failed(Arc<CrawlError>),
 }
@@ -125,7 +125,7 @@ fn run(
                 state = %summary.state,
                 "crawl finished"
             );
-            LastCrawl::Finished(summary)
+            LastCrawl::Finished(Box::new(summary))
         }
         Ok(Err(e)) => {
             tracing::error!(error = %crate::error_chain(&e), "crawl failed");

@@ -10,6 +10,7 @@ use trove_models::{Compute, DevicePreference, Embedder};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::crawl::{CrawlConfig, CrawlError, CrawlParts, CrawlSummary, Progress};
+use crate::describe::{self, CaptionChoice, Describer};
 use crate::embed::{self, EmbedError, Embedded};
 use crate::media::thumbs::Thumbnails;
 use crate::media::DecodeLimits;
@@ -29,6 +30,10 @@ pub struct EngineConfig {
     pub device: DevicePreference,
     /// Whether crawls read the words in pictures (with the installed text reader).
     pub read_text: bool,
+    /// Whether crawls caption pictures.
+    pub captions: CaptionChoice,
+    /// The captioner, when one is named (else the installed one, see [`crate::describe`]).
+    pub captioner: Option<String>,
 }
 
 /// Why an engine could not be opened.
@@ -63,21 +68,10 @@ pub enum EngineError {
     },
 }
 
-/// What identifies a model's weights: BLAKE3 of its `config.json` and `model.safetensors`
-/// (hex). Embeddings in the catalog are kept per model name and fingerprint, so new weights
-/// under an old name (an updated model, another Trove's demo model) re-embed the library.
+/// What identifies a model's weights: see [`crate::model_store::weights_fingerprint`].
 pub fn fingerprint(dir: &Path) -> Result<String, EngineError> {
-    let mut hasher = blake3::Hasher::new();
-    for name in ["config.json", "model.safetensors"] {
-        let path = dir.join(name);
-        let read = |source| EngineError::Read {
-            path: path.clone(),
-            source,
-        };
-        let mut file = std::fs::File::open(&path).map_err(read)?;
-        hasher.update_reader(&mut file).map_err(read)?;
-    }
-    Ok(hasher.finalize().to_hex()[..32].to_owned())
+    crate::model_store::weights_fingerprint(dir)
+        .map_err(|(path, source)| EngineError::Read { path, source })
 }
 
 /// A data directory opened with one model.
@@ -98,6 +92,12 @@ pub struct Engine {
     pub reader: Option<Arc<TextReader>>,
     /// Why words are not read, when they are not.
     pub reader_note: Option<String>,
+    /// The model's name and weights fingerprint (`name@fingerprint`).
+    pub label: String,
+    /// The captioner crawls use, when pictures are captioned.
+    pub describer: Option<Arc<Describer>>,
+    /// Why pictures are not captioned, when they are not.
+    pub describer_note: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -169,9 +169,25 @@ impl Engine {
         } else {
             (None, Some("reading words in pictures is turned off".into()))
         };
+        let (describer, describer_note) = match describe::load(
+            &config.data_dir,
+            config.captions,
+            config.captioner.as_deref(),
+            &config.model,
+            config.device,
+        ) {
+            Ok(describer) => (Some(Arc::new(describer)), None),
+            Err(note) => {
+                tracing::info!("pictures are not captioned: {note}");
+                (None, Some(note))
+            }
+        };
         Ok(Engine {
             reader,
             reader_note,
+            label: format!("{}@{weights}", config.model),
+            describer,
+            describer_note,
             thumbs: Thumbnails::new(&paths.thumbs),
             paths,
             model: config.model.clone(),
@@ -204,7 +220,9 @@ impl Engine {
             embedder: &self.embedder,
             index: &self.index,
             thumbs: &self.thumbs,
+            label: &self.label,
             reader: self.reader.as_deref(),
+            describer: self.describer.as_deref(),
         };
         crate::crawl::run(&parts, &config, progress, stop)
     }

@@ -22,6 +22,7 @@
 pub mod catalog;
 pub mod controller;
 pub mod crawl;
+pub mod describe;
 pub mod embed;
 pub mod engine;
 pub mod fsutil;
@@ -31,6 +32,7 @@ pub mod media;
 pub mod model_store;
 pub mod paths;
 pub mod search;
+pub mod tags;
 pub mod text;
 pub mod vectors;
 

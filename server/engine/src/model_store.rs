@@ -278,6 +278,22 @@ impl ModelStore {
     }
 }
 
+/// What identifies a model's weights: BLAKE3 of its `config.json` and `model.safetensors`
+/// (hex). Embeddings in the catalog are kept per model name and fingerprint, so new weights
+/// under an old name (an updated model, another Trove's demo model) re-embed the library; a
+/// captioner's captions likewise. The error names the file that could not be read.
+pub fn weights_fingerprint(dir: &Path) -> Result<String, (PathBuf, std::io::Error)> {
+    let mut hasher = blake3::Hasher::new();
+    for name in ["config.json", "model.safetensors"] {
+        let path = dir.join(name);
+        let mut file = std::fs::File::open(&path).map_err(|e| (path.clone(), e))?;
+        hasher
+            .update_reader(&mut file)
+            .map_err(|e| (path.clone(), e))?;
+    }
+    Ok(hasher.finalize().to_hex()[..32].to_owned())
+}
+
 /// What is in a model folder: family, width and size, or what is wrong with it.
 pub fn describe(dir: &Path, id: String) -> InstalledModel {
     let bytes = MODEL_FILES

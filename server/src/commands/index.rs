@@ -38,7 +38,15 @@ pub fn run(settings: &Settings, args: &IndexArgs, out: &mut dyn Write) -> anyhow
         writeln!(out)?;
         return Ok(());
     }
-    print_summary(&summary, &engine.model, engine.reader_note.as_deref(), out)
+    print_summary(
+        &summary,
+        &engine.model,
+        [
+            engine.reader_note.as_deref(),
+            engine.describer_note.as_deref(),
+        ],
+        out,
+    )
 }
 
 /// The folders named on the command line, else the configured ones, resolved.
@@ -104,7 +112,7 @@ fn crawl_showing_progress(
 fn print_summary(
     summary: &CrawlSummary,
     model: &str,
-    reader_note: Option<&str>,
+    [reader_note, describer_note]: [Option<&str>; 2],
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let p = &summary.progress;
@@ -130,8 +138,27 @@ fn print_summary(
             p.text.rate
         )?;
     }
+    if p.tags.read > 0 {
+        writeln!(
+            out,
+            "Tagged {}: {} with tags.",
+            count(p.tags.read, "image"),
+            group(p.tags.with_words)
+        )?;
+    }
+    if p.captions.read > 0 {
+        writeln!(
+            out,
+            "Captioned {} ({:.2} images/s).",
+            count(p.captions.read, "image"),
+            p.captions.rate
+        )?;
+    }
     if let Some(note) = reader_note {
         writeln!(out, "Words in pictures are not read: {note}")?;
+    }
+    if let Some(note) = describer_note {
+        writeln!(out, "Pictures are not captioned: {note}")?;
     }
     for root in &summary.missing_roots {
         writeln!(out, "Not reachable, kept as it was: {}", root.display())?;
@@ -144,6 +171,20 @@ fn print_summary(
 
 /// One progress line.
 pub fn line(p: &ProgressSnapshot) -> String {
+    for (c, what, found) in [
+        (&p.tags, "tagging", "with tags"),
+        (&p.captions, "captioning", "with a caption"),
+    ] {
+        if c.reading {
+            return format!(
+                "{what}: {} / {} · {} {found} · {:.1} img/s",
+                group(c.read),
+                group(c.total),
+                group(c.with_words),
+                c.rate
+            );
+        }
+    }
     if p.text.reading {
         let t = &p.text;
         return format!(

@@ -23,6 +23,10 @@ impl app::ssr::Backend for Trove {
         self.crawler().stop();
     }
 
+    fn common_tags(&self, limit: usize) -> Result<Vec<app::types::TagCount>, AppError> {
+        Ok(Trove::common_tags(self, limit)?)
+    }
+
     fn libraries(&self) -> Result<LibraryList, AppError> {
         Ok(Trove::libraries(self)?)
     }

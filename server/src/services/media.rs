@@ -13,6 +13,16 @@ impl Trove {
         Ok(catalog.image_details(&[id])?.pop().map(wire::image_info))
     }
 
+    /// The library's most common tags, most pictures first (blocking).
+    pub fn common_tags(&self, limit: usize) -> Result<Vec<app::types::TagCount>, ServiceError> {
+        let catalog = self.readers.get()?;
+        Ok(catalog
+            .common_tags(limit)?
+            .into_iter()
+            .map(|(tag, images)| app::types::TagCount { tag, images })
+            .collect())
+    }
+
     /// The grid thumbnail's bytes (blocking).
     pub fn thumbnail(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
         let catalog = self.readers.get()?;

@@ -259,6 +259,7 @@ impl Trove {
         let mut status = blank_status(self.active_model(), state);
         status.error = error;
         status.text.note = engine.as_ref().and_then(|e| e.reader_note.clone());
+        status.captions.note = engine.as_ref().and_then(|e| e.describer_note.clone());
         status.crawl = wire::progress(&self.crawler.progress());
         status.crawl_error = match self.crawler.last() {
             Some(LastCrawl::Failed(e)) => Some(trove_engine::error_chain(&*e)),
@@ -293,6 +294,7 @@ pub fn blank_status(model: String, state: LibraryState) -> LibraryStatus {
         last_crawl: None,
         skipped: Vec::new(),
         text: Default::default(),
+        captions: Default::default(),
     }
 }
 
@@ -324,5 +326,6 @@ pub fn catalog_status(
         .map(wire::skipped)
         .collect();
     (status.text.read, status.text.with_words) = catalog.text_totals()?;
+    (status.captions.read, status.captions.with_words) = catalog.caption_totals()?;
     Ok(())
 }

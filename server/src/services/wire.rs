@@ -48,13 +48,20 @@ pub fn progress(p: &ProgressSnapshot) -> wire::CrawlProgress {
         elapsed_s: p.elapsed_s,
         rate: p.rate,
         eta_s: p.eta_s,
-        text: wire::TextProgress {
-            reading: p.text.reading,
-            read: p.text.read,
-            total: p.text.total,
-            with_words: p.text.with_words,
-            rate: p.text.rate,
-        },
+        text: pass(&p.text),
+        tags: pass(&p.tags),
+        captions: pass(&p.captions),
+    }
+}
+
+/// A pass after embedding.
+fn pass(p: &trove_engine::crawl::TextProgress) -> wire::TextProgress {
+    wire::TextProgress {
+        reading: p.reading,
+        read: p.read,
+        total: p.total,
+        with_words: p.with_words,
+        rate: p.rate,
     }
 }
 
@@ -110,6 +117,8 @@ pub fn hit(hit: &Hit, d: &ImageDetail) -> wire::SearchHit {
         bytes: f.bytes,
         camera,
         why: why(&hit.why),
+        caption: d.caption.clone(),
+        tags: d.tags.clone(),
     }
 }
 
@@ -159,6 +168,8 @@ pub fn image_info(d: ImageDetail) -> wire::ImageInfo {
         gps_lat: f.gps_lat,
         gps_lon: f.gps_lon,
         orientation: f.orientation,
+        caption: d.caption,
+        tags: d.tags,
     }
 }
 

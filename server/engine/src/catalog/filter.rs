@@ -51,6 +51,8 @@ pub struct Filters {
     pub phrases: Vec<String>,
     /// Terms none of the image's keyword row (words, names, facts) may hold.
     pub without: Vec<String>,
+    /// Tags the image must each have (whole tags, any case).
+    pub tags: Vec<String>,
 }
 
 impl Filters {
@@ -118,6 +120,12 @@ impl FilterSql {
             condition.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM keyword_index k WHERE k.rowid = i.id AND {})",
                 test.replace('?', &p)
+            ));
+        }
+        for tag in &filters.tags {
+            let p = next(Value::Text(tag.trim().to_owned()));
+            condition.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM image_tags g WHERE g.image_id = i.id AND g.tag = {p} COLLATE NOCASE)"
             ));
         }
         for term in &filters.without {

@@ -12,12 +12,14 @@
 //! The connection type is [`Catalog`]; its methods live beside the tables they touch:
 //! [`write`] (crawl outcomes, roots, forgetting), [`read`] (lookups and details), [`filter`]
 //! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows) and
-//! [`text`] (words read from pictures). The keyword index (`keyword_index`, FTS5 with the
+//! [`text`] (words read from pictures) and [`describe`] (captions and tags). The keyword index (`keyword_index`, FTS5 with the
 //! trigram tokenizer) is derived: the schema's triggers remake an image's row whenever its
-//! files or words change (`schema-3.sql`; `schema-4.sql` joins a picture's lines with spaces).
+//! files or words change (`schema-3.sql`; `schema-4.sql` joins a picture's lines with spaces; `schema-5.sql` adds
+//! captions and tags).
 
 pub mod codec;
 pub mod crawls;
+pub mod describe;
 pub mod filter;
 pub mod models;
 pub mod read;
@@ -33,17 +35,19 @@ use rusqlite::Connection;
 
 pub use codec::{bytes_path, path_bytes};
 pub use crawls::{CrawlRecord, CrawlState};
+pub use describe::{StoredTags, TagRecord};
 pub use filter::{Filters, Sort};
 pub use read::{mtime_ns, Counts, ImageDetail, IndexedFile, KnownFile, SkippedFile};
 pub use text::{KeywordQuery, KeywordRow, TextCounts, TextRecord, Unread};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("schema.sql"),
     include_str!("schema-2.sql"),
     include_str!("schema-3.sql"),
     include_str!("schema-4.sql"),
+    include_str!("schema-5.sql"),
 ];
 
 /// What can go wrong with the catalog database.

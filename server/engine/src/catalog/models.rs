@@ -29,6 +29,7 @@ impl Catalog {
         let mut forgotten = 0;
         if known.as_deref() != Some(fingerprint) || old_dim != to_i64(dim as u64) {
             forgotten = tx.execute("DELETE FROM embeddings WHERE model_id = ?1", [id])? as u64;
+            tx.execute("DELETE FROM model_tags WHERE model_id = ?1", [id])?;
             tx.execute(
                 "UPDATE models SET dim = ?2, fingerprint = ?3 WHERE id = ?1",
                 params![id, to_i64(dim as u64), fingerprint],

@@ -63,6 +63,10 @@ pub struct ImageDetail {
     pub copies: u64,
     /// Its facts.
     pub facts: ImageFacts,
+    /// Its caption, when a captioner wrote one.
+    pub caption: Option<String>,
+    /// Its tags, clearest first.
+    pub tags: Vec<String>,
 }
 
 /// A skipped file, as the status lists it.
@@ -192,7 +196,11 @@ impl Catalog {
             "SELECT i.format, i.width, i.height, i.bytes, i.taken_at, i.camera_make, i.camera_model,
                     i.lens, i.gps_lat, i.gps_lon, i.orientation,
                     (SELECT f.path FROM files f WHERE f.image_id = i.id ORDER BY f.path LIMIT 1),
-                    (SELECT COUNT(*) FROM files f WHERE f.image_id = i.id), i.hash
+                    (SELECT COUNT(*) FROM files f WHERE f.image_id = i.id), i.hash,
+                    (SELECT c.caption FROM image_captions c WHERE c.image_id = i.id),
+                    (SELECT group_concat(tag, char(10)) FROM
+                        (SELECT g.tag FROM image_tags g WHERE g.image_id = i.id
+                         ORDER BY g.score DESC, g.tag))
              FROM images i WHERE i.id = ?1",
         )?;
         let mut out = Vec::with_capacity(ids.len());
@@ -220,6 +228,11 @@ impl Catalog {
                             gps_lon: r.get(9)?,
                             orientation: r.get(10)?,
                         },
+                        caption: r.get::<_, Option<String>>(14)?.filter(|c| !c.is_empty()),
+                        tags: r
+                            .get::<_, Option<String>>(15)?
+                            .map(|t| t.lines().map(str::to_owned).collect())
+                            .unwrap_or_default(),
                     }))
                 })
                 .optional()?;

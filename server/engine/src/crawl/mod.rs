@@ -16,12 +16,15 @@
 //! is embedded cost one `stat` and one indexed lookup. A file that cannot be indexed becomes a
 //! `skipped` row with a reason, and the crawl goes on. Deleted files are forgotten only after a
 //! root was walked completely, so an unmounted drive or a stopped crawl never empties the
-//! catalog. When a text reader is given, the words in pictures are read after embedding
-//! (`text.rs`).
+//! catalog. After embedding come the passes that put a picture into words, each resumable:
+//! the model's tags (`tags.rs`, from the stored embeddings), the words in pictures when a text
+//! reader is given (`text.rs`), and captions when a captioner is (`captions.rs`).
 
 mod batch;
+mod captions;
 mod decode;
 mod progress;
+mod tags;
 mod text;
 mod walk;
 mod write;
@@ -32,10 +35,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 use trove_models::{Embedder, Pixels};
 
-pub use progress::{Progress, ProgressSnapshot, TextProgress};
+pub use progress::{Pass, Progress, ProgressSnapshot, TextProgress};
 
 use crate::catalog::crawls::CrawlCounts;
 use crate::catalog::{Catalog, CatalogError, CrawlState, FileFacts, Outcome};
+use crate::describe::Describer;
 use crate::media::thumbs::Thumbnails;
 use crate::media::{DecodeLimits, ImageFacts};
 use crate::text::TextReader;
@@ -75,8 +79,12 @@ pub struct CrawlParts<'a> {
     pub index: &'a VectorIndex,
     /// The thumbnail cache.
     pub thumbs: &'a Thumbnails,
+    /// The model's name and weights (`name@fingerprint`), which its tags are recorded under.
+    pub label: &'a str,
     /// The text reader, when words are read (after embedding).
     pub reader: Option<&'a TextReader>,
+    /// The captioner, when pictures are captioned (last).
+    pub describer: Option<&'a Describer>,
 }
 
 /// Why a crawl could not run or finish. Per-file problems are never errors: they are skips.
@@ -199,19 +207,23 @@ fn run_recorded(
         }
     };
     let pipeline = run_pipeline(&stage, &mut catalog, crawl_id, &roots).and_then(|state| {
-        match (state, parts.reader) {
-            (CrawlState::Done, Some(reader)) => {
-                // Search has every vector before the words are read.
-                parts.index.save()?;
-                text::run(&stage, &mut catalog, reader)?;
-                Ok(if stage.stopped() {
-                    CrawlState::Stopped
-                } else {
-                    CrawlState::Done
-                })
-            }
-            _ => Ok(state),
+        if state != CrawlState::Done {
+            return Ok(state);
         }
+        // Search has every vector before the passes after embedding begin.
+        parts.index.save()?;
+        tags::run(&stage, &mut catalog)?;
+        if let Some(reader) = parts.reader.filter(|_| !stage.stopped()) {
+            text::run(&stage, &mut catalog, reader)?;
+        }
+        if let Some(describer) = parts.describer.filter(|_| !stage.stopped()) {
+            captions::run(&stage, &mut catalog, describer)?;
+        }
+        Ok(if stage.stopped() {
+            CrawlState::Stopped
+        } else {
+            CrawlState::Done
+        })
     });
     let state = match pipeline {
         Ok(state) => state,

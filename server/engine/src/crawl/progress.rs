@@ -38,6 +38,66 @@ pub struct Progress {
     pub text_read: AtomicU64,
     /// Of those, images with words.
     pub text_found: AtomicU64,
+    /// The tag pass (after embedding, before the words are read).
+    pub tags: Pass,
+    /// The caption pass (last).
+    pub captions: Pass,
+}
+
+/// The counters of one pass over the library after embedding (tags, captions).
+#[derive(Debug, Default)]
+pub struct Pass {
+    started: Mutex<Option<Instant>>,
+    /// Whether it is running.
+    pub running: AtomicBool,
+    /// Images it set out to handle.
+    pub total: AtomicU64,
+    /// Images handled.
+    pub done: AtomicU64,
+    /// Of those, images that got something (a tag, a caption).
+    pub found: AtomicU64,
+}
+
+impl Pass {
+    fn reset(&self) {
+        *lock(&self.started) = None;
+        self.running.store(false, Ordering::Relaxed);
+        for c in [&self.total, &self.done, &self.found] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes that the pass has begun, with `total` images to handle.
+    pub(super) fn start(&self, total: u64) {
+        *lock(&self.started) = Some(Instant::now());
+        self.total.store(total, Ordering::Relaxed);
+        self.running.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes one image handled, and whether it got something.
+    pub(super) fn one(&self, found: bool) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        if found {
+            self.found.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self, end: Instant) -> TextProgress {
+        let done = self.done.load(Ordering::Relaxed);
+        let seconds =
+            lock(&self.started).map_or(0.0, |t| end.saturating_duration_since(t).as_secs_f64());
+        TextProgress {
+            reading: self.running.load(Ordering::Relaxed),
+            read: done,
+            total: self.total.load(Ordering::Relaxed),
+            with_words: self.found.load(Ordering::Relaxed),
+            rate: if seconds > 0.5 {
+                done as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 impl Default for Progress {
@@ -59,6 +119,8 @@ impl Default for Progress {
             text_total: AtomicU64::new(0),
             text_read: AtomicU64::new(0),
             text_found: AtomicU64::new(0),
+            tags: Pass::default(),
+            captions: Pass::default(),
         }
     }
 }
@@ -92,9 +154,14 @@ pub struct ProgressSnapshot {
     pub eta_s: Option<f64>,
     /// The text pass: whether it is running, images read of those to read, with words.
     pub text: TextProgress,
+    /// The tag pass: images tagged, of those to tag, with at least one tag.
+    pub tags: TextProgress,
+    /// The caption pass: images captioned, of those to caption, with a caption.
+    pub captions: TextProgress,
 }
 
-/// The text pass's counters.
+/// The counters of a pass after embedding: the text pass's (words read), and in the same
+/// shape the tag and caption passes'.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TextProgress {
     /// Whether the crawl is reading text now.
@@ -133,6 +200,8 @@ impl Progress {
             c.store(0, Ordering::Relaxed);
         }
         *lock(&self.text_started) = None;
+        self.tags.reset();
+        self.captions.reset();
         self.walked.store(false, Ordering::Relaxed);
         self.reading_text.store(false, Ordering::Relaxed);
         self.running.store(true, Ordering::Relaxed);
@@ -150,6 +219,8 @@ impl Progress {
         *lock(&self.ended) = Some(Instant::now());
         self.running.store(false, Ordering::Relaxed);
         self.reading_text.store(false, Ordering::Relaxed);
+        self.tags.running.store(false, Ordering::Relaxed);
+        self.captions.running.store(false, Ordering::Relaxed);
     }
 
     /// Notes that embedding has begun (the rate counts from then, not from the walk's start).
@@ -174,8 +245,15 @@ impl Progress {
         let end = lock(&self.ended).unwrap_or_else(Instant::now);
         let since = |t: Instant| end.saturating_duration_since(t).as_secs_f64();
         let elapsed_s = lock(&self.started).map_or(0.0, since);
-        // Embedding ends where the text pass begins.
-        let embed_end = lock(&self.text_started).unwrap_or(end);
+        // Embedding ends where the first pass after it begins (tags, then text, then captions).
+        let embed_end = [
+            &self.tags.started,
+            &self.text_started,
+            &self.captions.started,
+        ]
+        .into_iter()
+        .find_map(|t| *lock(t))
+        .unwrap_or(end);
         let embedding_s = lock(&self.first_embed).map_or(0.0, |t| {
             embed_end.saturating_duration_since(t).as_secs_f64()
         });
@@ -213,6 +291,8 @@ impl Progress {
             rate,
             eta_s,
             text,
+            tags: self.tags.snapshot(end),
+            captions: self.captions.snapshot(end),
         }
     }
 }

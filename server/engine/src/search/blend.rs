@@ -4,7 +4,8 @@
 //! [`HEAD`] vector results and the first [`KEYWORD_DEPTH`] keyword matches; the vector
 //! results after the head follow in their own order. Keyword matches count even below the
 //! model's cutoff (the words are there), and weigh twice a vector rank, so a picture that
-//! says what was typed comes first.
+//! says what was typed comes first. Matches found only in a picture's caption and tags (what a
+//! model wrote, not what the file holds) weigh half a vector rank instead ([`split_described`]).
 //!
 //! A query with quoted phrases answers only the images whose words hold them, all of them,
 //! by the same fusion ([`fuse_phrased`]).
@@ -27,6 +28,11 @@ pub const KEYWORD_DEPTH: usize = 200;
 const RRF_K: f64 = 60.0;
 /// A keyword rank's weight against a vector rank's.
 const KEYWORD_WEIGHT: f64 = 2.0;
+/// A keyword rank's weight when the words were found only in what models wrote about the
+/// picture (its caption and tags): a model's opinion, not words in, on or about the file, so
+/// it reorders the vector results rather than leading them (a caption that says "circle"
+/// ranks a picture as a vector rank of about 60 would by itself).
+const DESCRIBED_WEIGHT: f64 = 0.5;
 
 /// The words of a query's positive text that the keyword index is asked for, each matched as a
 /// substring: three characters or more (what the trigram index can look up), or two when they
@@ -245,6 +251,28 @@ pub fn partial_matches(
     Ok(out.into_iter().map(|(_, id, share)| (id, share)).collect())
 }
 
+/// `matches` split into those whose words, file names and facts hold every term, and those
+/// that hold them only with their caption and tags (both in keyword order).
+pub fn split_described(
+    catalog: &Catalog,
+    matches: Vec<Kept>,
+    terms: &[String],
+) -> Result<(Vec<Kept>, Vec<Kept>), CatalogError> {
+    let ids: Vec<i64> = matches.iter().map(|k| k.0.id).collect();
+    let rows: HashMap<i64, String> = catalog
+        .keyword_rows(&ids)?
+        .into_iter()
+        .map(|r| (r.image_id, format!("{}\n{}\n{}", r.words, r.names, r.facts)))
+        .collect();
+    let needles: Vec<Vec<char>> = terms.iter().map(|t| super::why::folded(t)).collect();
+    Ok(matches.into_iter().partition(|k| {
+        rows.get(&k.0.id).is_some_and(|text| {
+            let hay = super::why::folded(text);
+            needles.iter().all(|n| super::why::holds_folded(&hay, n))
+        })
+    }))
+}
+
 /// The other fusion `bench/retrieval.sh` measures against RRF (and RRF won; see README): the
 /// keyword matches lifted by a calibrated bonus, then everything ordered by score. A match's
 /// bonus is its BM25 relative to the best match's, times the distance from the model's cutoff
@@ -291,11 +319,17 @@ pub fn fuse_scores(vector: Vec<Kept>, keyword: Vec<(Kept, f64)>, min: f32) -> Ve
 }
 
 /// The fused order: the first [`HEAD`] of `vector` and all of `keyword` (images holding every
-/// term) by RRF, `partial` (head images holding some of the terms, with the share they hold,
-/// best first) adding its share of a keyword rank's weight (ties by similarity, then id), then
-/// the rest of `vector` in its order.
-pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>, partial: &[(i64, f64)]) -> Vec<Kept> {
-    if keyword.is_empty() && partial.is_empty() {
+/// term) by RRF, `described` (images holding them only in their caption and tags) at
+/// [`DESCRIBED_WEIGHT`], `partial` (head images holding some of the terms, with the share they
+/// hold, best first) adding its share of a keyword rank's weight (ties by similarity, then
+/// id), then the rest of `vector` in its order.
+pub fn fuse(
+    vector: Vec<Kept>,
+    keyword: Vec<Kept>,
+    described: Vec<Kept>,
+    partial: &[(i64, f64)],
+) -> Vec<Kept> {
+    if keyword.is_empty() && described.is_empty() && partial.is_empty() {
         return vector;
     }
     let mut score: HashMap<i64, (f64, Kept)> = HashMap::new();
@@ -308,12 +342,15 @@ pub fn fuse(vector: Vec<Kept>, keyword: Vec<Kept>, partial: &[(i64, f64)]) -> Ve
             rest.push(kept);
         }
     }
-    for (rank, kept) in keyword.into_iter().enumerate() {
-        let add = KEYWORD_WEIGHT / (RRF_K + rank as f64 + 1.0);
-        score
-            .entry(kept.0.id)
-            .and_modify(|(s, _)| *s += add)
-            .or_insert((add, kept));
+    let lists = [(keyword, KEYWORD_WEIGHT), (described, DESCRIBED_WEIGHT)];
+    for (list, weight) in lists {
+        for (rank, kept) in list.into_iter().enumerate() {
+            let add = weight / (RRF_K + rank as f64 + 1.0);
+            score
+                .entry(kept.0.id)
+                .and_modify(|(s, _)| *s += add)
+                .or_insert((add, kept));
+        }
     }
     // Partial matches only reorder the head: they never bring in what the vectors left out.
     for (rank, (id, share)) in partial.iter().enumerate() {
@@ -359,19 +396,45 @@ mod tests {
             .map(|i| kept(i, 1.0 - i as f32 / 1000.0))
             .collect();
         // Image 500 is below the cutoff (not among the vector results) but says the words.
-        let fused = fuse(vector.clone(), vec![kept(500, 0.1), kept(3, 0.997)], &[]);
+        let fused = fuse(
+            vector.clone(),
+            vec![kept(500, 0.1), kept(3, 0.997)],
+            Vec::new(),
+            &[],
+        );
         let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
         assert_eq!(&ids[..3], &[3, 500, 1]);
         assert_eq!(ids.len(), 151);
         // After the head, the vector order as it was.
         assert_eq!(&ids[101..], &(101..=150).collect::<Vec<_>>()[..]);
         // No keyword match: the vector order untouched.
-        assert_eq!(fuse(vector.clone(), Vec::new(), &[]), vector);
+        assert_eq!(fuse(vector.clone(), Vec::new(), Vec::new(), &[]), vector);
         // A partial match moves up within the head; one outside the head is not brought in.
-        let fused = fuse(vector.clone(), Vec::new(), &[(40, 0.5), (900, 1.0)]);
+        let fused = fuse(
+            vector.clone(),
+            Vec::new(),
+            Vec::new(),
+            &[(40, 0.5), (900, 1.0)],
+        );
         let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
         assert_eq!(&ids[..2], &[40, 1]);
         assert!(!ids.contains(&900));
+        // A match found only in a caption or tags reorders the head but does not lead it:
+        // far down the vectors it stays behind the first; near the top it moves up.
+        let fused = fuse(
+            vector.clone(),
+            Vec::new(),
+            vec![kept(90, 0.9), kept(4, 0.99)],
+            &[],
+        );
+        let ids: Vec<i64> = fused.iter().map(|k| k.0.id).collect();
+        assert_eq!(ids[0], 4);
+        assert!(ids.iter().position(|&i| i == 90).is_some_and(|p| p > 3));
+        let outside = fuse(vector.clone(), Vec::new(), vec![kept(700, 0.2)], &[]);
+        assert!(outside
+            .iter()
+            .position(|k| k.0.id == 700)
+            .is_some_and(|p| p > 30));
         assert_eq!(
             content_terms(vec![
                 "sign".into(),

@@ -241,12 +241,13 @@ pub fn search(
                         let head: Vec<i64> =
                             kept.iter().take(blend::HEAD).map(|k| k.0.id).collect();
                         let partial = blend::partial_matches(catalog, &head, &terms)?;
-                        phases.mark("partial");
-                        blend::fuse(
-                            kept,
+                        let (direct, described) = blend::split_described(
+                            catalog,
                             matches.into_iter().map(|(k, _)| k).collect(),
-                            &partial,
-                        )
+                            &terms,
+                        )?;
+                        phases.mark("partial");
+                        blend::fuse(kept, direct, described, &partial)
                     }
                     Fusion::Scores => blend::fuse_scores(kept, matches, min),
                 }
@@ -308,6 +309,11 @@ fn merged_filters(given: &Filters, parsed: &Parsed) -> Filters {
         f.before.clone_from(&parsed.before);
     }
     f.phrases.extend(parsed.phrases.iter().cloned());
+    for tag in &parsed.tags {
+        if !f.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+            f.tags.push(tag.clone());
+        }
+    }
     if parsed.signal != Signal::Looks {
         f.without.extend(blend::keyword_terms(
             parsed.negatives.iter().map(String::as_str),

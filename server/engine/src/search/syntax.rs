@@ -6,7 +6,8 @@
 //! - `-word` and `-"some words"` push the results away from that meaning and leave out images
 //!   whose keyword row holds it;
 //! - `folder:NAME` (a folder whose name holds NAME; an absolute path means that folder),
-//!   `camera:NAME`, `after:DATE` (on or after), `before:DATE` (before), `type:FORMAT` restrict;
+//!   `camera:NAME`, `after:DATE` (on or after), `before:DATE` (before), `type:FORMAT`, and
+//!   `tag:NAME` (a tag the picture was given, whole, any case; repeatable) restrict;
 //!   dates are `2024`, `2024-05` or `2024-05-17`, and values with spaces are quoted
 //!   (`folder:"Japan 2023"`);
 //! - `text:` asks the keyword index only, `like:` the meaning only.
@@ -44,6 +45,8 @@ pub struct Parsed {
     pub before: Option<String>,
     /// `type:`: a file format as the catalog names it (`jpeg`, `png`, …).
     pub format: Option<String>,
+    /// `tag:`: tags the picture must have, each once.
+    pub tags: Vec<String>,
     /// Which signals to ask.
     pub signal: Signal,
 }
@@ -138,8 +141,8 @@ fn tokens(text: &str) -> Vec<(bool, Token)> {
 }
 
 /// The operator names.
-const OPERATORS: [&str; 7] = [
-    "folder", "camera", "after", "before", "type", "text", "like",
+const OPERATORS: [&str; 8] = [
+    "folder", "camera", "after", "before", "type", "tag", "text", "like",
 ];
 
 /// Parses a query, or says what is wrong with it in words the user can act on.
@@ -190,6 +193,12 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                     "after" => set(&mut p.after, "after", first_day(&value, "after")?)?,
                     "before" => set(&mut p.before, "before", first_day(&value, "before")?)?,
                     "type" => set(&mut p.format, "type", format_of(&value)?)?,
+                    "tag" => {
+                        let tag = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                        if !p.tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+                            p.tags.push(tag);
+                        }
+                    }
                     _ => unreachable!("OPERATORS lists the names handled here"),
                 }
             }
@@ -231,6 +240,7 @@ fn example(name: &str) -> &'static str {
         "camera" => "camera:fujifilm",
         "after" => "after:2023 or after:2023-05-17",
         "before" => "before:2024-01",
+        "tag" => "tag:beach or tag:\"christmas tree\"",
         _ => "type:png",
     }
 }
@@ -327,6 +337,11 @@ mod tests {
             parse("type:.heif").expect("parses").format.as_deref(),
             Some("heic")
         );
+        let p = parse(r#"tag:red tag:"Christmas  tree" TAG:Red dog"#).expect("parses");
+        assert_eq!(p.tags, words(&["red", "Christmas tree"]));
+        assert_eq!(p.words, words(&["dog"]));
+        assert!(parse("tag:").is_err());
+        assert!(parse("-tag:red").is_err());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub fn engine(data: &Path) -> Engine {
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
         read_text: false,
+        captions: trove_engine::describe::CaptionChoice::Off,
+        captioner: None,
     })
     .expect("the engine opens")
 }

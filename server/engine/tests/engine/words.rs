@@ -40,6 +40,8 @@ fn open(data: &Path, read_text: bool) -> Engine {
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
         read_text,
+        captions: trove_engine::describe::CaptionChoice::Off,
+        captioner: None,
     })
     .expect("the engine opens")
 }
