@@ -62,13 +62,71 @@ impl Task {
     }
 }
 
+/// Florence-2's text side: its `tokenizer.json` (BART's byte-level BPE with Florence-2's
+/// task and location tokens), texts encoded between `<s>` and `</s>` as `BartTokenizer` does.
+#[derive(Debug)]
+pub struct TextTokenizer {
+    tokenizer: Tokenizer,
+    path: PathBuf,
+    bos: u32,
+    eos: u32,
+}
+
+impl TextTokenizer {
+    /// Reads `path` (a `tokenizer.json`), with the model's `<s>` and `</s>` ids.
+    pub fn load(path: &Path, bos: u32, eos: u32) -> Result<Self> {
+        let tokenizer = Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(TextTokenizer {
+            tokenizer,
+            path: path.to_path_buf(),
+            bos,
+            eos,
+        })
+    }
+
+    /// `<s>`, the text's ids, `</s>`.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| self.error(&e))?;
+        let mut ids = Vec::with_capacity(encoding.len() + 2);
+        ids.push(self.bos);
+        ids.extend_from_slice(encoding.get_ids());
+        ids.push(self.eos);
+        Ok(ids)
+    }
+
+    /// Ids as text: special tokens dropped, trimmed.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let text = self
+            .tokenizer
+            .decode(ids, true)
+            .map_err(|e| self.error(&e))?;
+        Ok(text
+            .replace("<s>", "")
+            .replace("</s>", "")
+            .trim()
+            .to_owned())
+    }
+
+    fn error(&self, e: &tokenizers::Error) -> Error {
+        Error::Tokenizer {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
 /// A captioning model ready to run.
 #[derive(Debug)]
 pub struct Captioner {
     model: Florence2,
-    tokenizer: Tokenizer,
+    text: TextTokenizer,
     preprocessor: Preprocessor,
-    dir: PathBuf,
 }
 
 /// How long answers may grow, by task (Florence-2's examples ask for up to 1,024 tokens; a
@@ -98,17 +156,13 @@ impl Captioner {
             }
         }
         let model = Florence2::load(dir, compute)?;
-        let path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&path).map_err(|e| Error::Tokenizer {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let t = &model.config().text_config;
+        let text = TextTokenizer::load(&dir.join("tokenizer.json"), t.bos_token_id, t.eos_token_id)?;
         let preprocessor = Preprocessor::from_file(&dir.join("preprocessor_config.json"))?;
         Ok(Captioner {
             model,
-            tokenizer,
+            text,
             preprocessor,
-            dir: dir.to_path_buf(),
         })
     }
 
@@ -119,35 +173,12 @@ impl Captioner {
 
     /// The prompt's token ids: `<s>`, the task's question, `</s>`.
     pub fn prompt_ids(&self, task: Task) -> Result<Vec<u32>> {
-        let t = &self.model.config().text_config;
-        let encoding =
-            self.tokenizer
-                .encode(task.prompt(), false)
-                .map_err(|e| Error::Tokenizer {
-                    path: self.dir.join("tokenizer.json"),
-                    reason: e.to_string(),
-                })?;
-        let mut ids = Vec::with_capacity(encoding.len() + 2);
-        ids.push(t.bos_token_id);
-        ids.extend_from_slice(encoding.get_ids());
-        ids.push(t.eos_token_id);
-        Ok(ids)
+        self.text.encode(task.prompt())
     }
 
     /// The generated ids as text: special tokens dropped, trimmed.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        let text = self
-            .tokenizer
-            .decode(ids, true)
-            .map_err(|e| Error::Tokenizer {
-                path: self.dir.join("tokenizer.json"),
-                reason: e.to_string(),
-            })?;
-        Ok(text
-            .replace("<s>", "")
-            .replace("</s>", "")
-            .trim()
-            .to_owned())
+        self.text.decode(ids)
     }
 
     /// The generation settings for `task` (the checkpoint's beams and rules).

@@ -20,7 +20,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-pub use caption::{Captioner, Task};
+pub use caption::{Captioner, Task, TextTokenizer};
 pub use config::{Florence2Config, GenerationConfig};
 pub use generate::Settings;
 
