@@ -142,15 +142,16 @@ pub enum Command {
     /// Generate Trove's captioned synthetic images (the demo library and the demo model's
     /// training data): PNGs or raw pixels, plus captions.jsonl.
     Synth(SynthArgs),
-    /// Describe pictures with the local captioner: `trove caption photo.jpg`.
+    /// Describe pictures with the local captioner: `trove caption photo.jpg`, or an indexed
+    /// image by its id (`trove caption 42`).
     Caption(CaptionArgs),
 }
 
 /// Options of `trove caption`.
 #[derive(Debug, Clone, Args)]
 pub struct CaptionArgs {
-    /// Picture files to describe.
-    #[arg(required = true)]
+    /// Picture files to describe, or ids of indexed images.
+    #[arg(required = true, value_name = "FILE|ID")]
     pub files: Vec<PathBuf>,
     /// The captioner: a Florence-2 folder or installed repository id
     /// (`trove model pull florence-community/Florence-2-base`).

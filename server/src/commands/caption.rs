@@ -1,12 +1,16 @@
 //! `trove caption`: describe picture files with the local captioner (the built-in demo
 //! captioner unless `--captioner` names a Florence-2 folder or installed repository).
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use trove_engine::catalog::Catalog;
+use trove_engine::images::ImageFiles;
 use trove_engine::media::{self, DecodeLimits};
 use trove_engine::model_store::ModelStore;
+use trove_engine::DataPaths;
 use trove_models::florence2::{Captioner, Task};
 use trove_models::Compute;
 
@@ -24,6 +28,29 @@ struct Described {
     task: &'static str,
     text: String,
     seconds: f64,
+}
+
+/// A picture's bytes: the file, or, for a number that names no file, the indexed image with
+/// that id (its original, read only while it is the file the crawl indexed).
+fn read(settings: &Settings, target: &Path) -> anyhow::Result<Vec<u8>> {
+    let id = target.to_str().and_then(|t| t.parse::<i64>().ok());
+    match id {
+        Some(id) if !target.exists() => {
+            let paths = DataPaths::new(&settings.data_dir);
+            if !paths.catalog.is_file() {
+                bail!("no file {id} here, and no catalog to find an image {id} in");
+            }
+            let catalog = Catalog::open(&paths.catalog)?;
+            let files = ImageFiles::new(&paths);
+            let Some(mut original) = files.original(&catalog, id)? else {
+                bail!("no image {id} in the catalog (or its file changed or went away since it was indexed)");
+            };
+            let mut bytes = Vec::new();
+            original.file.read_to_end(&mut bytes)?;
+            Ok(bytes)
+        }
+        _ => Ok(std::fs::read(target)?),
+    }
 }
 
 /// Describes each file in turn; a file that cannot be read is reported and the rest go on.
@@ -50,8 +77,7 @@ pub fn run(settings: &Settings, args: &CaptionArgs, out: &mut dyn Write) -> anyh
     let mut failed = 0;
     for file in &args.files {
         let started = Instant::now();
-        let result = std::fs::read(file)
-            .map_err(anyhow::Error::from)
+        let result = read(settings, file)
             .and_then(|bytes| Ok(media::decode(&bytes, DECODE_SIDE, DecodeLimits::default())?))
             .and_then(|decoded| {
                 let (w, h) = decoded.rgb.dimensions();

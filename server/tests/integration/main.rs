@@ -4,6 +4,7 @@ mod admin;
 mod caption;
 mod cli;
 mod crawl;
+mod describe;
 mod library;
 mod model;
 mod search;
