@@ -306,12 +306,22 @@ pub struct Why {
     /// Camera, lens or capture date words that hold a query word.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub facts: Vec<Span>,
+    /// The caption, when it holds a query word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caption: Vec<Span>,
+    /// The tags (comma-separated), when one holds a query word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Span>,
 }
 
 impl Why {
     /// Whether nothing but similarity explains the result.
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.name.is_empty() && self.facts.is_empty()
+        self.words.is_empty()
+            && self.name.is_empty()
+            && self.facts.is_empty()
+            && self.caption.is_empty()
+            && self.tags.is_empty()
     }
 
     /// The spans as plain text.

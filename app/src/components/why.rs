@@ -21,10 +21,10 @@ pub fn marked(spans: Vec<Span>) -> impl IntoView {
         .collect_view()
 }
 
-/// The one-line reason on a grid card: the words read, else the name, else the facts; nothing
-/// when only similarity explains the result.
+/// The one-line reason on a grid card: the words read, else the name, the facts, the caption,
+/// the tags; nothing when only similarity explains the result.
 pub fn card_line(why: &Why) -> Option<Vec<Span>> {
-    [&why.words, &why.name, &why.facts]
+    [&why.words, &why.name, &why.facts, &why.caption, &why.tags]
         .into_iter()
         .find(|spans| !spans.is_empty())
         .cloned()
@@ -43,6 +43,12 @@ pub fn plain_line(hit: &SearchHit) -> String {
     if !why.facts.is_empty() {
         parts.push(Why::plain(&why.facts));
     }
+    if !why.caption.is_empty() {
+        parts.push(format!("described “{}”", Why::plain(&why.caption)));
+    }
+    if !why.tags.is_empty() {
+        parts.push(format!("tagged {}", Why::plain(&why.tags)));
+    }
     parts.join(" · ")
 }
 
@@ -52,6 +58,8 @@ pub fn rows(why: &Why) -> Vec<(&'static str, &'static str, Vec<Span>)> {
         ("why-words", "Says", &why.words),
         ("why-name", "Name", &why.name),
         ("why-facts", "Facts", &why.facts),
+        ("why-caption", "Caption", &why.caption),
+        ("why-tags", "Tags", &why.tags),
     ]
     .into_iter()
     .filter(|(_, _, spans)| !spans.is_empty())

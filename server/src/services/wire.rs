@@ -136,6 +136,8 @@ pub fn why(w: &trove_engine::search::Why) -> wire::Why {
         words: spans(&w.words),
         name: spans(&w.name),
         facts: spans(&w.facts),
+        caption: spans(&w.caption),
+        tags: spans(&w.tags),
     }
 }
 

@@ -202,6 +202,10 @@ pub struct KeywordRow {
     pub names: String,
     /// Camera, lens and capture date in words.
     pub facts: String,
+    /// Its caption.
+    pub captions: String,
+    /// Its tags, one a line.
+    pub tags: String,
 }
 
 impl Catalog {
@@ -264,7 +268,8 @@ impl Catalog {
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!(
-                "SELECT rowid, words, names, facts FROM keyword_index WHERE rowid IN ({marks})"
+                "SELECT rowid, words, names, facts, captions, tags FROM keyword_index
+                 WHERE rowid IN ({marks})"
             );
             let mut stmt = self.conn.prepare(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(chunk), |r| {
@@ -273,6 +278,8 @@ impl Catalog {
                     words: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                     names: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                     facts: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    captions: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    tags: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
                 })
             })?;
             for row in rows {

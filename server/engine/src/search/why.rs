@@ -1,5 +1,6 @@
-//! Why each result matched: the words read in the picture, the file or folder name and the
-//! camera facts that hold the query's words, with the matched parts marked. Matching is the
+//! Why each result matched: the words read in the picture, the file or folder name, the
+//! camera facts, the caption and the tags that hold the query's words, with the matched parts
+//! marked. Matching is the
 //! keyword index's (a substring, any case, accents folded), redone here on the page's rows so
 //! the marks fall on the original text.
 
@@ -32,12 +33,20 @@ pub struct Why {
     pub name: Vec<Span>,
     /// Camera, lens or capture date words that hold a query word.
     pub facts: Vec<Span>,
+    /// The caption a captioner wrote, when it holds a query word.
+    pub caption: Vec<Span>,
+    /// The tags that hold a query word (the picture's tags, comma-separated).
+    pub tags: Vec<Span>,
 }
 
 impl Why {
     /// Whether nothing but similarity explains the result.
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.name.is_empty() && self.facts.is_empty()
+        self.words.is_empty()
+            && self.name.is_empty()
+            && self.facts.is_empty()
+            && self.caption.is_empty()
+            && self.tags.is_empty()
     }
 }
 
@@ -63,7 +72,17 @@ pub fn explain(
             .find(|spans| spans.iter().any(|s| s.hit))
             .unwrap_or_default();
         let facts = mark(&row.facts, terms);
+        let held = |spans: Vec<Span>| {
+            if spans.iter().any(|s| s.hit) {
+                spans
+            } else {
+                Vec::new()
+            }
+        };
+        let tags = row.tags.lines().collect::<Vec<_>>().join(", ");
         let why = Why {
+            caption: held(excerpt(&mark(&row.captions, terms), EXCERPT_CHARS)),
+            tags: held(mark(&tags, terms)),
             words: if words.iter().any(|s| s.hit) {
                 words
             } else {
