@@ -235,6 +235,9 @@ pub struct LibraryStatus {
     /// Captions: images captioned, with a caption, and why not (in the same shape).
     #[serde(default)]
     pub captions: TextStatus,
+    /// Tags: images tagged, with a tag, and why none yet.
+    #[serde(default)]
+    pub tags: TextStatus,
 }
 
 /// What is known of the words in pictures.

@@ -186,6 +186,12 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
         )
     });
     let words = words.map(|w| view! { <p id="text-summary" class="text-sm">{w}</p> });
+    let tags = (s.tags.read > 0).then(|| {
+        view! { <p id="tag-summary" class="text-sm">{format!("Tags given to {} of {} ({} tagged).", group(s.tags.with_words), count(c.images, "image"), group(s.tags.read))}</p> }
+    });
+    let tag_note = s.tags.note.clone().map(|n| {
+        view! { <p id="tag-note" class="text-sm text-stone-600 dark:text-stone-400">{format!("No tags yet: {n}")}</p> }
+    });
     let captions = (s.captions.with_words > 0).then(|| {
         view! { <p id="caption-summary" class="text-sm">{format!("Captions written for {} of {}.", group(s.captions.with_words), count(c.images, "image"))}</p> }
     });
@@ -210,6 +216,8 @@ fn status_lines(s: &LibraryStatus) -> impl IntoView {
         {bar}
         {words}
         {text_note}
+        {tags}
+        {tag_note}
         {captions}
         {caption_note}
         {crawl_error}

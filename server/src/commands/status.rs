@@ -61,6 +61,25 @@ pub fn run(settings: &Settings, json: bool, out: &mut dyn Write) -> anyhow::Resu
             group(status.text.with_words)
         )?;
     }
+    if status.tags.read > 0 {
+        writeln!(
+            out,
+            "Tags given to {} of {}.",
+            group(status.tags.with_words),
+            count(c.images, "image")
+        )?;
+    }
+    if let Some(note) = &status.tags.note {
+        writeln!(out, "No tags yet: {note}.")?;
+    }
+    if status.captions.with_words > 0 {
+        writeln!(
+            out,
+            "Captions written for {} of {}.",
+            group(status.captions.with_words),
+            count(c.images, "image")
+        )?;
+    }
     if let Some(crawl) = &status.last_crawl {
         writeln!(
             out,

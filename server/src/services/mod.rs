@@ -295,6 +295,7 @@ pub fn blank_status(model: String, state: LibraryState) -> LibraryStatus {
         skipped: Vec::new(),
         text: Default::default(),
         captions: Default::default(),
+        tags: Default::default(),
     }
 }
 
@@ -327,5 +328,12 @@ pub fn catalog_status(
         .collect();
     (status.text.read, status.text.with_words) = catalog.text_totals()?;
     (status.captions.read, status.captions.with_words) = catalog.caption_totals()?;
+    (status.tags.read, status.tags.with_words) = catalog.tag_totals()?;
+    let needed = trove_models::tags::LIBRARY_MIN_IMAGES as u64;
+    if status.tags.read == 0 && !status.demo_model && status.counts.embedded < needed {
+        status.tags.note = Some(format!(
+            "tags are calibrated on the library itself, so they come once {needed} pictures are embedded"
+        ));
+    }
     Ok(())
 }

@@ -278,6 +278,18 @@ impl Catalog {
         })
     }
 
+    /// Images tagged by any tagger, and of those, images with at least one tag.
+    pub fn tag_totals(&self) -> Result<(u64, u64)> {
+        let (done, with): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM image_tags g
+                                                   WHERE g.image_id = t.image_id)), 0)
+             FROM image_tagged t",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((to_u64(done), to_u64(with)))
+    }
+
     /// Images captioned by any captioner, and of those, images with a caption.
     pub fn caption_totals(&self) -> Result<(u64, u64)> {
         let (done, with): (i64, i64) = self.conn.query_row(
