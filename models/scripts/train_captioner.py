@@ -84,11 +84,38 @@ def generate(trove: list[str], out: Path, split: str, count: int, seed: int) -> 
     marker.write_text(json.dumps(want))
 
 
-def load(folder: Path) -> tuple[np.ndarray, list[str]]:
+def load(folder: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
     raw = np.fromfile(folder / f"pixels-{SIZE}.u8", dtype=np.uint8).reshape(-1, SIZE, SIZE, 3)
-    captions = [json.loads(line)["captions"][0] for line in (folder / "captions.jsonl").open()]
+    rows = [json.loads(line) for line in (folder / "captions.jsonl").open()]
+    captions = [r["captions"][0] for r in rows]
     assert len(captions) == len(raw)
-    return raw, captions
+    return raw, captions, np.array([scene_targets(r["scene"]) for r in rows], dtype=np.int64)
+
+
+COLOURS = ["red", "orange", "yellow", "green", "blue", "purple", "black", "white"]
+SHAPES = ["circle", "square", "triangle", "star", "cross", "heart"]
+BACKGROUNDS = COLOURS + ["striped", "checkered", "dotted"]
+# What the vision side is also asked to say about a picture (the auxiliary heads): its kind,
+# each group's colour, shape and count, whether there is a second group, the background.
+HEADS = [("kind", 3), ("colour", 8), ("shape", 6), ("count", 4), ("groups", 2), ("colour2", 8),
+         ("shape2", 6), ("background", 11)]
+
+
+def scene_targets(scene: dict) -> list[int]:
+    """The auxiliary heads' classes for one scene (-100: does not apply)."""
+    none = -100
+    kind = {"shapes": 0, "sign": 1, "meme": 2}[scene["kind"]]
+    bg = scene.get("background")
+    background = none
+    if bg is not None:
+        background = COLOURS.index(bg["colour"]) if bg["kind"] == "plain" else BACKGROUNDS.index(bg["kind"])
+    if kind != 0:
+        return [kind, none, none, none, none, none, none, background]
+    g = scene["groups"]
+    second = g[1] if len(g) > 1 else None
+    return [kind, COLOURS.index(g[0]["colour"]), SHAPES.index(g[0]["shape"]), g[0]["count"] - 1,
+            len(g) - 1, COLOURS.index(second["colour"]) if second else none,
+            SHAPES.index(second["shape"]) if second else none, background]
 
 
 def pixels(raw: np.ndarray) -> torch.Tensor:
@@ -163,12 +190,14 @@ def main() -> None:
     ap.add_argument("--trove", help="path to a built trove binary (default: cargo run)")
     ap.add_argument("--train", type=int, default=16000)
     ap.add_argument("--test", type=int, default=400)
-    ap.add_argument("--steps", type=int, default=2500)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--aux", type=float, default=1.0,
+                    help="weight of the auxiliary loss that makes the vision side name what it sees")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -177,8 +206,8 @@ def main() -> None:
     trove = trove_binary(args.trove)
     generate(trove, args.data / "train", "train", args.train, args.seed)
     generate(trove, args.data / "test", "test", args.test, args.seed)
-    train_raw, train_caps = load(args.data / "train")
-    test_raw, test_caps = load(args.data / "test")
+    train_raw, train_caps, train_aux = load(args.data / "train")
+    test_raw, test_caps, _ = load(args.data / "test")
 
     tok = train_tokenizer(train_caps, args.vocab)
     vocab = tok.get_vocab_size()
@@ -201,8 +230,17 @@ def main() -> None:
     for i, t in enumerate(targets):
         labels_all[i, :len(t)] = torch.tensor(t)
 
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    # The auxiliary heads read the projector's image tokens (mean-pooled): training only, not
+    # saved. Without them the decoder learns the captions' language long before the vision
+    # side learns to see, and settles there.
+    dim = cfg.text_config.d_model
+    heads = torch.nn.ModuleList(torch.nn.Linear(dim, n) for _, n in HEADS)
+    seen: dict[str, torch.Tensor] = {}
+    model.model.multi_modal_projector.register_forward_hook(
+        lambda _m, _i, out: seen.__setitem__("image", out))
+    named = list(model.named_parameters()) + [(f"aux.{n}", p) for n, p in heads.named_parameters()]
+    decay = [p for n, p in named if p.dim() >= 2 and "embed" not in n]
+    no_decay = [p for n, p in named if not (p.dim() >= 2 and "embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
     warmup = max(1, args.steps // 20)
@@ -228,13 +266,17 @@ def main() -> None:
             g["lr"] = lr_at(step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             loss = model(input_ids=ids, pixel_values=x, labels=labels).loss
+            pooled = seen.pop("image").float().mean(1)
+            targets = torch.from_numpy(train_aux[idx])
+            aux = sum(torch.nn.functional.cross_entropy(h(pooled), targets[:, k], ignore_index=-100)
+                      for k, h in enumerate(heads) if (targets[:, k] != -100).any())
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        (loss + args.aux * aux).backward()
+        torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         opt.step()
         if step % 50 == 0 or step == args.steps - 1:
-            entry = {"step": step, "loss": round(loss.item(), 4), "lr": lr_at(step),
-                     "seconds": round(time.time() - start, 1)}
+            entry = {"step": step, "loss": round(loss.item(), 4), "aux": round(float(aux), 4),
+                     "lr": lr_at(step), "seconds": round(time.time() - start, 1)}
             curve.append(entry)
             print(json.dumps(entry), flush=True)
 
@@ -269,7 +311,7 @@ def main() -> None:
     (out / "training.json").write_text(json.dumps({
         "what": "Trove's demo captioner: Florence-2's architecture, tiny, trained on `trove synth` pictures",
         "parameters": params, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-        "seed": args.seed, "precision": args.precision, "train_images": args.train,
+        "seed": args.seed, "precision": args.precision, "aux": args.aux, "train_images": args.train,
         "test_images": args.test, "vocabulary": vocab,
         "generator": f"trove synth --split train --count {args.train} --seed {args.seed} --size {RENDER} --pixels {SIZE}",
         "held_out": scores, "examples": [{"truth": r, "caption": h} for r, h in list(zip(test_caps, hyps))[:12]],

@@ -132,7 +132,7 @@ fn panel(
             {(!hit.tags.is_empty()).then(|| view! {
                 <ul id="lightbox-tags" aria-label="Tags" class="flex flex-wrap gap-1">
                     {hit.tags.iter().map(|t| view! {
-                        <li><a class="lightbox-tag rounded-full bg-stone-700 px-2 py-0.5 text-xs hover:bg-amber-700" href=tag_href(t)>{t.clone()}</a></li>
+                        <li><a class="lightbox-tag rounded-full bg-stone-700 px-2 py-0.5 text-xs hover:bg-amber-700" href=tag_href(t) on:click=move |_| close()>{t.clone()}</a></li>
                     }).collect_view()}
                 </ul>
             })}

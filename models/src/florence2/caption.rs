@@ -157,7 +157,8 @@ impl Captioner {
         }
         let model = Florence2::load(dir, compute)?;
         let t = &model.config().text_config;
-        let text = TextTokenizer::load(&dir.join("tokenizer.json"), t.bos_token_id, t.eos_token_id)?;
+        let text =
+            TextTokenizer::load(&dir.join("tokenizer.json"), t.bos_token_id, t.eos_token_id)?;
         let preprocessor = Preprocessor::from_file(&dir.join("preprocessor_config.json"))?;
         Ok(Captioner {
             model,

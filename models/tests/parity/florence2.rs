@@ -215,22 +215,27 @@ struct TokenizerCase {
 #[test]
 fn the_florence2_tokenizer_matches_transformers_on_a_thousand_strings() {
     let dir = fixtures().join("florence2-tokenizer");
-    let tokenizer =
-        trove_models::florence2::TextTokenizer::load(&dir.join("tokenizer.json"), 0, 2)
-            .expect("loads");
-    let cases: TokenizerCases = serde_json::from_slice(
-        &std::fs::read(dir.join("cases.json")).expect("reads the cases"),
-    )
-    .expect("parses");
+    let tokenizer = trove_models::florence2::TextTokenizer::load(&dir.join("tokenizer.json"), 0, 2)
+        .expect("loads");
+    let cases: TokenizerCases =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).expect("reads the cases"))
+            .expect("parses");
     assert_eq!(cases.cases.len(), 1000);
     let wrong: Vec<&TokenizerCase> = cases
         .cases
         .iter()
         .filter(|c| tokenizer.encode(&c.text).expect("encodes") != c.ids)
         .collect();
-    assert!(wrong.is_empty(), "{} differ, e.g. {:?}", wrong.len(), wrong.first());
+    assert!(
+        wrong.is_empty(),
+        "{} differ, e.g. {:?}",
+        wrong.len(),
+        wrong.first()
+    );
     // And back: the words come out as they went in (trimmed), locations and tasks dropped.
-    let ids = tokenizer.encode("What does the image describe?").expect("encodes");
+    let ids = tokenizer
+        .encode("What does the image describe?")
+        .expect("encodes");
     assert_eq!(ids, [0, 2264, 473, 5, 2274, 6190, 116, 2]);
     assert_eq!(
         tokenizer.decode(&ids).expect("decodes"),
