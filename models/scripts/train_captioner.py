@@ -158,7 +158,8 @@ def bleu4(refs: list[str], hyps: list[str]) -> float:
 
 ATTRIBUTES = {
     "colour": ["red", "orange", "yellow", "green", "blue", "purple", "black", "white"],
-    "shape": ["circle", "square", "triangle", "star", "cross", "heart", "sign", "meme"],
+    "shape": ["circle", "square", "triangle", "star", "cross", "heart"],
+    "kind": ["sign", "meme"],
     "count": ["two", "three", "four"],
     "background": ["striped", "checkered", "dotted"],
 }
