@@ -8,22 +8,15 @@
 
 use crossbeam_channel::bounded;
 
+use super::ahead::{decode_ahead, Decoded};
 use super::{CrawlError, Stage};
 use crate::catalog::Catalog;
 use crate::describe::Describer;
-use crate::images::first_inside_roots;
-use crate::media::{decode, DecodeLimits};
 
 /// Images recorded per transaction.
 const BATCH: usize = 8;
 /// Decoding keeps the picture's short side at least this (Florence-2 looks at 768 × 768).
 const DECODE_SIDE: u32 = 1024;
-
-struct Decoded {
-    image_id: i64,
-    pixels: Option<(Vec<u8>, usize, usize)>,
-    changed: bool,
-}
 
 /// Captions what `describer` has not captioned; returns how many images it captioned.
 pub(super) fn run(
@@ -34,14 +27,13 @@ pub(super) fn run(
     let counts = catalog.caption_counts(&describer.id)?;
     let pass = &stage.progress.captions;
     pass.start(counts.images.saturating_sub(counts.read));
-    let limits = stage.config.limits;
     let (tx, rx) = bounded::<Decoded>(1);
     let captioned = std::thread::scope(|s| -> Result<u64, CrawlError> {
-        let catalog_path = stage.parts.catalog;
+        let waiting = |c: &Catalog, after, n| c.uncaptioned_images(&describer.id, after, n);
         let decoder = std::thread::Builder::new()
             .name("trove-caption-decode".into())
             .spawn_scoped(s, move || {
-                decode_uncaptioned(stage, catalog_path, &describer.id, limits, &tx)
+                decode_ahead(stage, DECODE_SIDE, BATCH, waiting, &tx)
             })
             .map_err(CrawlError::Thread)?;
         let mut batch: Vec<(i64, String)> = Vec::with_capacity(BATCH);
@@ -78,46 +70,4 @@ pub(super) fn run(
     pass.running
         .store(false, std::sync::atomic::Ordering::Relaxed);
     Ok(captioned)
-}
-
-/// Decodes the uncaptioned images in id order, one ahead of the captioner.
-fn decode_uncaptioned(
-    stage: &Stage<'_>,
-    catalog_path: &std::path::Path,
-    captioner: &str,
-    limits: DecodeLimits,
-    tx: &crossbeam_channel::Sender<Decoded>,
-) -> Result<(), CrawlError> {
-    let catalog = Catalog::open(catalog_path)?;
-    let mut after = 0;
-    loop {
-        let waiting = catalog.uncaptioned_images(captioner, after, BATCH)?;
-        let Some(last) = waiting.last() else {
-            return Ok(());
-        };
-        after = last.image_id;
-        for image in waiting {
-            if stage.stopped() {
-                return Ok(());
-            }
-            let item = match first_inside_roots(&catalog, &image.files)? {
-                None => Decoded {
-                    image_id: image.image_id,
-                    pixels: None,
-                    changed: !image.files.is_empty(),
-                },
-                Some(original) => Decoded {
-                    image_id: image.image_id,
-                    pixels: decode(&original.bytes, DECODE_SIDE, limits).ok().map(|d| {
-                        let (w, h) = d.rgb.dimensions();
-                        (d.rgb.into_raw(), w as usize, h as usize)
-                    }),
-                    changed: false,
-                },
-            };
-            if tx.send(item).is_err() {
-                return Ok(());
-            }
-        }
-    }
 }

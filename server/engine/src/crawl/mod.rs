@@ -20,6 +20,7 @@
 //! the model's tags (`tags.rs`, from the stored embeddings), the words in pictures when a text
 //! reader is given (`text.rs`), and captions when a captioner is (`captions.rs`).
 
+mod ahead;
 mod batch;
 mod captions;
 mod decode;

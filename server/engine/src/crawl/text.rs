@@ -13,10 +13,9 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::bounded;
 use serde::Serialize;
 
+use super::ahead::{decode_ahead, Decoded};
 use super::{CrawlError, Stage};
 use crate::catalog::{Catalog, TextRecord};
-use crate::images::first_inside_roots;
-use crate::media::{decode, DecodeLimits};
 use crate::text::TextReader;
 
 /// Images recorded per transaction.
@@ -31,14 +30,6 @@ struct LineJson<'a> {
     quad: [[f32; 2]; 4],
 }
 
-/// One image, decoded (or why not).
-struct Decoded {
-    image_id: i64,
-    pixels: Option<(Vec<u8>, usize, usize)>,
-    /// The file changed since it was indexed: leave the image for the next crawl.
-    changed: bool,
-}
-
 /// Reads what `reader` has not read; returns how many images it read.
 pub(super) fn run(
     stage: &Stage<'_>,
@@ -49,14 +40,13 @@ pub(super) fn run(
     stage
         .progress
         .text_started(counts.images.saturating_sub(counts.read));
-    let limits = stage.config.limits;
     let (tx, rx) = bounded::<Decoded>(2);
     let read = std::thread::scope(|s| -> Result<u64, CrawlError> {
-        let catalog_path = stage.parts.catalog;
+        let unread = |c: &Catalog, after, n| c.unread_images(&reader.id, after, n);
         let decoder = std::thread::Builder::new()
             .name("trove-text-decode".into())
             .spawn_scoped(s, move || {
-                decode_unread(stage, catalog_path, &reader.id, limits, &tx)
+                decode_ahead(stage, DECODE_SIDE, BATCH, unread, &tx)
             })
             .map_err(CrawlError::Thread)?;
         let mut batch = Vec::with_capacity(BATCH);
@@ -122,48 +112,5 @@ fn empty(image_id: i64) -> TextRecord {
         image_id,
         text: String::new(),
         lines_json: "[]".into(),
-    }
-}
-
-/// Decodes the unread images in id order, one ahead of the reader, until done or stopped.
-fn decode_unread(
-    stage: &Stage<'_>,
-    catalog_path: &std::path::Path,
-    reader: &str,
-    limits: DecodeLimits,
-    tx: &crossbeam_channel::Sender<Decoded>,
-) -> Result<(), CrawlError> {
-    let catalog = Catalog::open(catalog_path)?;
-    let mut after = 0;
-    loop {
-        let unread = catalog.unread_images(reader, after, BATCH)?;
-        let Some(last) = unread.last() else {
-            return Ok(());
-        };
-        after = last.image_id;
-        for image in unread {
-            if stage.stopped() {
-                return Ok(());
-            }
-            let original = first_inside_roots(&catalog, &image.files)?;
-            let item = match original {
-                None => Decoded {
-                    image_id: image.image_id,
-                    pixels: None,
-                    changed: !image.files.is_empty(),
-                },
-                Some(original) => Decoded {
-                    image_id: image.image_id,
-                    pixels: decode(&original.bytes, DECODE_SIDE, limits).ok().map(|d| {
-                        let (w, h) = d.rgb.dimensions();
-                        (d.rgb.into_raw(), w as usize, h as usize)
-                    }),
-                    changed: false,
-                },
-            };
-            if tx.send(item).is_err() {
-                return Ok(());
-            }
-        }
     }
 }

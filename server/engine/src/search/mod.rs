@@ -13,6 +13,7 @@
 //! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
 
 mod blend;
+mod held;
 mod phases;
 mod query;
 pub mod syntax;
@@ -240,8 +241,8 @@ pub fn search(
                     Fusion::Rrf => {
                         let head: Vec<i64> =
                             kept.iter().take(blend::HEAD).map(|k| k.0.id).collect();
-                        let partial = blend::partial_matches(catalog, &head, &terms)?;
-                        let (direct, described) = blend::split_described(
+                        let partial = held::partial_matches(catalog, &head, &terms)?;
+                        let (direct, described) = held::split_described(
                             catalog,
                             matches.into_iter().map(|(k, _)| k).collect(),
                             &terms,
