@@ -88,7 +88,7 @@ test('a shared link with a script in its query shows the text and runs nothing',
 // The demo library's memes and signs carry words, and the text reader (installed by
 // scripts/test.sh) has read them: COFFEE, PIZZA, HELLO… (its pixel font's M, N and W read as H).
 type Span = { text: string; hit?: boolean };
-type Hit = { id: number; why?: { words?: Span[]; name?: Span[] } };
+type Hit = { id: number; why?: { words?: Span[]; name?: Span[]; caption?: Span[] } };
 const plain = (spans: Span[] = []) => spans.map((s) => s.text).join('');
 
 test('words printed on a meme find it first, marked, and the lightbox says why', async ({ page }) => {
@@ -136,7 +136,8 @@ test('operators restrict, text: asks only the words, and mistakes are explained'
   const get = async (q: string) => (await request.get(`/api/search?q=${encodeURIComponent(q)}&limit=200`)).json();
   const words: Hit[] = (await get('text:pizza')).hits;
   expect(words.length).toBeGreaterThan(0);
-  for (const h of words) expect(plain(h.why?.words).toUpperCase()).toContain('PIZZA');
+  // Said in the picture, or written in its caption (both are words the keyword index holds).
+  for (const h of words) expect(`${plain(h.why?.words)} ${plain(h.why?.caption)}`.toUpperCase()).toContain('PIZZA');
   expect((await get('pizza type:png')).hits.length).toBeGreaterThan(0);
   expect((await get('pizza type:gif')).hits).toEqual([]);
   // Left out: pictures whose words hold an excluded word.
