@@ -170,12 +170,11 @@ impl Catalog {
     /// How many images `tagger` has tagged (and with at least one tag), of the images with an
     /// embedding of `model_id`.
     pub fn tag_counts(&self, model_id: i64, tagger: &str) -> Result<TextCounts> {
-        let (read, with_words): (i64, i64) = self.conn.query_row(
+        let (read, with_words) = self.count_pair(
             "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM image_tags g
                                                    WHERE g.image_id = t.image_id)), 0)
              FROM image_tagged t WHERE t.tagger = ?1",
-            [tagger],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            &[tagger],
         )?;
         let images: i64 = self.conn.query_row(
             "SELECT count(*) FROM embeddings WHERE model_id = ?1",
@@ -183,8 +182,8 @@ impl Catalog {
             |r| r.get(0),
         )?;
         Ok(TextCounts {
-            read: to_u64(read),
-            with_words: to_u64(with_words),
+            read,
+            with_words,
             images: to_u64(images),
         })
     }
@@ -220,25 +219,15 @@ impl Catalog {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Unread>> {
-        let mut stmt = self.conn.prepare_cached(
+        self.waiting_images(
             "SELECT i.id FROM images i
              WHERE i.id > ?2 AND NOT EXISTS (SELECT 1 FROM image_captions c
                                              WHERE c.image_id = i.id AND c.captioner = ?1)
              ORDER BY i.id LIMIT ?3",
-        )?;
-        let ids = stmt
-            .query_map(params![captioner, after, limit as i64], |r| {
-                r.get::<_, i64>(0)
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        ids.into_iter()
-            .map(|image_id| {
-                Ok(Unread {
-                    image_id,
-                    files: self.indexed_files(image_id)?,
-                })
-            })
-            .collect()
+            captioner,
+            after,
+            limit,
+        )
     }
 
     /// Records what `captioner` wrote, one transaction for the batch. Images deleted meanwhile
@@ -262,42 +251,34 @@ impl Catalog {
 
     /// How many images `captioner` has captioned, and how many images there are.
     pub fn caption_counts(&self, captioner: &str) -> Result<TextCounts> {
-        let (read, with_words): (i64, i64) = self.conn.query_row(
+        let (read, with_words) = self.count_pair(
             "SELECT count(*), coalesce(sum(caption <> ''), 0) FROM image_captions
              WHERE captioner = ?1",
-            [captioner],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            &[captioner],
         )?;
-        let images: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM images", [], |r| r.get(0))?;
         Ok(TextCounts {
-            read: to_u64(read),
-            with_words: to_u64(with_words),
-            images: to_u64(images),
+            read,
+            with_words,
+            images: self.count_pair("SELECT count(*), 0 FROM images", &[])?.0,
         })
     }
 
     /// Images tagged by any tagger, and of those, images with at least one tag.
     pub fn tag_totals(&self) -> Result<(u64, u64)> {
-        let (done, with): (i64, i64) = self.conn.query_row(
+        self.count_pair(
             "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM image_tags g
                                                    WHERE g.image_id = t.image_id)), 0)
              FROM image_tagged t",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((to_u64(done), to_u64(with)))
+            &[],
+        )
     }
 
     /// Images captioned by any captioner, and of those, images with a caption.
     pub fn caption_totals(&self) -> Result<(u64, u64)> {
-        let (done, with): (i64, i64) = self.conn.query_row(
+        self.count_pair(
             "SELECT count(*), coalesce(sum(caption <> ''), 0) FROM image_captions",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((to_u64(done), to_u64(with)))
+            &[],
+        )
     }
 
     /// An image's caption, if it has one: `(caption, captioner)`.

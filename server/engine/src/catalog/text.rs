@@ -43,14 +43,29 @@ impl Catalog {
     /// Up to `limit` images this reader has not read (never read, or read by another reader),
     /// lowest id first, after `after`.
     pub fn unread_images(&self, reader: &str, after: i64, limit: usize) -> Result<Vec<Unread>> {
-        let mut stmt = self.conn.prepare_cached(
+        self.waiting_images(
             "SELECT i.id FROM images i
              WHERE i.id > ?2
                AND NOT EXISTS (SELECT 1 FROM image_text t WHERE t.image_id = i.id AND t.reader = ?1)
              ORDER BY i.id LIMIT ?3",
-        )?;
+            reader,
+            after,
+            limit,
+        )
+    }
+
+    /// The images `sql` lists (its parameters: a pass's key, the id to start after, how
+    /// many), with their files: what a pass after embedding has still to do.
+    pub(super) fn waiting_images(
+        &self,
+        sql: &str,
+        key: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Unread>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let ids = stmt
-            .query_map(params![reader, after, limit as i64], |r| r.get::<_, i64>(0))?
+            .query_map(params![key, after, limit as i64], |r| r.get::<_, i64>(0))?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         ids.into_iter()
             .map(|image_id| {
@@ -88,29 +103,33 @@ impl Catalog {
 
     /// How many images `reader` has read, and how many images there are.
     pub fn text_counts(&self, reader: &str) -> Result<TextCounts> {
-        let (read, with_words): (i64, i64) = self.conn.query_row(
+        let (read, with_words) = self.count_pair(
             "SELECT count(*), coalesce(sum(text <> ''), 0) FROM image_text WHERE reader = ?1",
-            [reader],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            &[reader],
         )?;
-        let images: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM images", [], |r| r.get(0))?;
         Ok(TextCounts {
-            read: to_u64(read),
-            with_words: to_u64(with_words),
-            images: to_u64(images),
+            read,
+            with_words,
+            images: self.count_pair("SELECT count(*), 0 FROM images", &[])?.0,
         })
     }
 
     /// Images read by any reader, and of those, images with words.
     pub fn text_totals(&self) -> Result<(u64, u64)> {
-        let (read, with_words): (i64, i64) = self.conn.query_row(
+        self.count_pair(
             "SELECT count(*), coalesce(sum(text <> ''), 0) FROM image_text",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((to_u64(read), to_u64(with_words)))
+            &[],
+        )
+    }
+
+    /// The two counts `sql` answers (a pass's images done, and of those with something found).
+    pub(super) fn count_pair(&self, sql: &str, args: &[&str]) -> Result<(u64, u64)> {
+        let (a, b): (i64, i64) =
+            self.conn
+                .query_row(sql, rusqlite::params_from_iter(args), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok((to_u64(a), to_u64(b)))
     }
 
     /// The words read from an image, if it has been read: `(text, lines JSON, reader)`.
