@@ -170,6 +170,19 @@ pub struct TextProgress {
     pub with_words: u64,
     /// Images read per second.
     pub rate: f64,
+    /// Work the pass does before its first image, while it does it (tagging: embedding the tag
+    /// vocabulary's prompts, once per model).
+    #[serde(default)]
+    pub preparing: Option<Preparing>,
+}
+
+/// A pass's work before its first image: how far it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preparing {
+    /// Steps done (tagging: prompts embedded).
+    pub done: u64,
+    /// Steps in all.
+    pub total: u64,
 }
 
 /// A tag and how many pictures have it: the home page's tags to browse.

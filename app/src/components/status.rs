@@ -28,6 +28,13 @@ pub fn crawl_line(p: &CrawlProgress) -> Option<String> {
         (&p.captions, "Captioning", "with a caption"),
     ];
     if let Some((c, what, found)) = passes.into_iter().find(|(c, ..)| p.running && c.reading) {
+        if let Some(prep) = c.preparing {
+            return Some(format!(
+                "{what}: first embedding the tag vocabulary, {} / {} prompts (once per model; search already works)",
+                group(prep.done),
+                group(prep.total)
+            ));
+        }
         let left = c.total.saturating_sub(c.read);
         let eta = if c.rate > 0.0 {
             format!(", about {} left", clock(left as f64 / c.rate))
@@ -344,6 +351,7 @@ mod tests {
             total: 10_000,
             with_words: 300,
             rate: 4.0,
+            preparing: None,
         };
         let line = crawl_line(&p).expect("reading");
         assert!(
@@ -351,5 +359,23 @@ mod tests {
                 && line.contains("about 36:32 left"),
             "{line}"
         );
+        p.tags = crate::types::TextProgress {
+            reading: true,
+            preparing: Some(crate::types::Preparing {
+                done: 1_200,
+                total: 32_095,
+            }),
+            ..Default::default()
+        };
+        let line = crawl_line(&p).expect("preparing");
+        assert_eq!(
+            line,
+            "Tagging: first embedding the tag vocabulary, 1,200 / 32,095 prompts (once per model; search already works)"
+        );
+        p.tags.preparing = None;
+        p.tags.total = 500;
+        assert!(crawl_line(&p)
+            .expect("tagging")
+            .starts_with("Tagging: 0 / 500 images"));
     }
 }

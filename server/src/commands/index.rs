@@ -175,6 +175,13 @@ pub fn line(p: &ProgressSnapshot) -> String {
         (&p.tags, "tagging", "with tags"),
         (&p.captions, "captioning", "with a caption"),
     ] {
+        if let (true, Some((done, total))) = (c.reading, c.preparing) {
+            return format!(
+                "{what}: first embedding the tag vocabulary, {} / {} prompts (once per model)",
+                group(done),
+                group(total)
+            );
+        }
         if c.reading {
             return format!(
                 "{what}: {} / {} · {} {found} · {:.1} img/s",
@@ -209,4 +216,35 @@ pub fn line(p: &ProgressSnapshot) -> String {
         p.skipped,
         p.rate
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trove_engine::crawl::TextProgress;
+
+    #[test]
+    fn the_tag_pass_says_when_it_is_embedding_its_vocabulary() {
+        let mut p = ProgressSnapshot {
+            running: true,
+            ..Default::default()
+        };
+        p.tags = TextProgress {
+            reading: true,
+            preparing: Some((1_200, 32_095)),
+            ..Default::default()
+        };
+        assert_eq!(
+            line(&p),
+            "tagging: first embedding the tag vocabulary, 1,200 / 32,095 prompts (once per model)"
+        );
+        p.tags.preparing = None;
+        p.tags.total = 500;
+        p.tags.read = 20;
+        assert!(
+            line(&p).starts_with("tagging: 20 / 500 · 0 with tags"),
+            "{}",
+            line(&p)
+        );
+    }
 }

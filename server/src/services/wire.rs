@@ -62,6 +62,9 @@ fn pass(p: &trove_engine::crawl::TextProgress) -> wire::TextProgress {
         total: p.total,
         with_words: p.with_words,
         rate: p.rate,
+        preparing: p
+            .preparing
+            .map(|(done, total)| wire::Preparing { done, total }),
     }
 }
 

@@ -56,13 +56,25 @@ pub struct Pass {
     pub done: AtomicU64,
     /// Of those, images that got something (a tag, a caption).
     pub found: AtomicU64,
+    /// Whether it is preparing (the tag pass: embedding the vocabulary, once per model).
+    preparing: AtomicBool,
+    /// Preparation steps done and in all.
+    prepared: AtomicU64,
+    to_prepare: AtomicU64,
 }
 
 impl Pass {
     fn reset(&self) {
         *lock(&self.started) = None;
         self.running.store(false, Ordering::Relaxed);
-        for c in [&self.total, &self.done, &self.found] {
+        self.preparing.store(false, Ordering::Relaxed);
+        for c in [
+            &self.total,
+            &self.done,
+            &self.found,
+            &self.prepared,
+            &self.to_prepare,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -72,6 +84,18 @@ impl Pass {
         *lock(&self.started) = Some(Instant::now());
         self.total.store(total, Ordering::Relaxed);
         self.running.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes how far the work before the first image has come (`done` of `total` steps).
+    pub(super) fn preparing(&self, done: u64, total: u64) {
+        self.prepared.store(done, Ordering::Relaxed);
+        self.to_prepare.store(total, Ordering::Relaxed);
+        self.preparing.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that the work before the first image is over.
+    pub(super) fn prepared(&self) {
+        self.preparing.store(false, Ordering::Relaxed);
     }
 
     /// Notes one image handled, and whether it got something.
@@ -96,6 +120,12 @@ impl Pass {
             } else {
                 0.0
             },
+            preparing: self.preparing.load(Ordering::Relaxed).then(|| {
+                (
+                    self.prepared.load(Ordering::Relaxed),
+                    self.to_prepare.load(Ordering::Relaxed),
+                )
+            }),
         }
     }
 }
@@ -174,6 +204,8 @@ pub struct TextProgress {
     pub with_words: u64,
     /// Images read per second.
     pub rate: f64,
+    /// While the pass prepares (the tag pass embedding its vocabulary): steps done and in all.
+    pub preparing: Option<(u64, u64)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -276,6 +308,7 @@ impl Progress {
             } else {
                 0.0
             },
+            preparing: None,
         };
         ProgressSnapshot {
             running: self.running.load(Ordering::Relaxed),

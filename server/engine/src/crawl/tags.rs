@@ -24,14 +24,9 @@ pub(super) fn run(stage: &Stage<'_>, catalog: &mut Catalog) -> Result<u64, Crawl
         parts.model_id,
         parts.label,
         parts.embedder,
-        &|done, total| {
-            pass.total.store(total as u64, Ordering::Relaxed);
-            pass.done.store(done as u64, Ordering::Relaxed);
-        },
+        &|done, total| pass.preparing(done as u64, total as u64),
     );
-    // The vocabulary's progress is not the pictures'.
-    pass.done.store(0, Ordering::Relaxed);
-    pass.total.store(0, Ordering::Relaxed);
+    pass.prepared();
     let tagger = match prepared {
         Ok(Prepared::Ready(tagger)) => tagger,
         Ok(Prepared::Waiting(why)) => {
