@@ -5,7 +5,7 @@
 
 Same work as models/benches/captions.rs: every .png/.jpg in PICTURES_DIR through the image
 processor, the vision tower and projector, the encoder and `generate()` (the checkpoint's
-generation settings, the <OCR> prompt's ids), fp32 on the CPU with as many threads as cores.
+generation settings, the <CAPTION> prompt's ids), fp32 on the CPU with as many threads as cores.
 Prints one JSON object like the Rust bench's, ids included.
 """
 import argparse
@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 from transformers import CLIPImageProcessor, Florence2ForConditionalGeneration
 
-PROMPT = [0, 2264, 16, 5, 2788, 11, 5, 2274, 116, 2]
+# <CAPTION>'s prompt, "What does the image describe?", as Florence-2's processor writes it.
+PROMPT = [0, 2264, 473, 5, 2274, 6190, 116, 2]
 
 
 def main():

@@ -37,8 +37,9 @@ fn main() {
     if let Some(b) = env_usize("TROVE_BENCH_BEAMS") {
         settings.num_beams = b;
     }
-    // <OCR>'s prompt ids (transformers' Florence-2 tests): the same for every tokenizer here.
-    let prompt = [0, 2264, 16, 5, 2788, 11, 5, 2274, 116, 2];
+    // <CAPTION>'s prompt, "What does the image describe?" (Florence-2's tokenizer; the vendored
+    // fixture's cases hold it): the same ids for every Florence-2 checkpoint.
+    let prompt = [0, 2264, 473, 5, 2274, 6190, 116, 2];
     let mut files: Vec<PathBuf> = std::fs::read_dir(&images)
         .expect("pictures folder")
         .map(|e| e.expect("entry").path())
