@@ -295,6 +295,37 @@ pub struct SearchHit {
     /// Its tags, clearest first (`tag:NAME` finds them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// What an imported catalog (Lightroom) says of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogFacts>,
+}
+
+/// What a photographer's catalog (Lightroom Classic) says of a picture, imported read-only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogFacts {
+    /// The catalog's file name (`Lightroom Catalog.lrcat`).
+    pub catalog: String,
+    /// Stars, 0–5; `None` when unrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
+    /// 1 picked, -1 rejected, 0 neither.
+    pub flag: i8,
+    /// Colour label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Caption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Keywords, each with the keywords above it (`Places > Japan > Tokyo`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// Collections (`Travel / Japan 2023`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub collections: Vec<String>,
 }
 
 /// A piece of text, marked where the query matched it.
@@ -328,6 +359,10 @@ pub struct Why {
     /// The tags (comma-separated), when one holds a query word.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Span>,
+    /// What an imported catalog (Lightroom) says of it, the lines that hold a query word:
+    /// keywords, title, caption, collections (` · ` between).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<Span>,
 }
 
 impl Why {
@@ -338,6 +373,7 @@ impl Why {
             && self.facts.is_empty()
             && self.caption.is_empty()
             && self.tags.is_empty()
+            && self.keywords.is_empty()
     }
 
     /// The spans as plain text.
@@ -431,6 +467,9 @@ pub struct ImageInfo {
     /// Its tags, clearest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// What an imported catalog (Lightroom) says of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogFacts>,
 }
 
 /// How results are ordered.

@@ -1,5 +1,8 @@
 //! The command line. Options shared by every command come first; each can also be given as an
 //! environment variable or in the config file (command line > environment > file > default).
+//!
+//! Long file: every command's options in one place, in the order `trove --help` lists them, so
+//! the whole command line reads as one document.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -145,6 +148,69 @@ pub enum Command {
     /// Describe pictures with the local captioner: `trove caption photo.jpg`, or an indexed
     /// image by its id (`trove caption 42`).
     Caption(CaptionArgs),
+    /// Lightroom Classic catalogs, read-only: `trove lightroom recover CATALOG.lrcat OUT/`.
+    Lightroom(LightroomArgs),
+    /// Bring in what a photographer's catalog says about the photos (keywords, titles,
+    /// captions, ratings, picks, labels, collections), read-only: `trove import lightroom
+    /// CATALOG.lrcat`. Importing again picks up changes.
+    Import(ImportArgs),
+}
+
+/// Options of `trove import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// What to import or forget.
+    #[command(subcommand)]
+    pub action: ImportAction,
+}
+
+/// The import subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ImportAction {
+    /// Import (or import again) a Lightroom Classic catalog (`.lrcat`).
+    Lightroom {
+        /// The catalog file.
+        catalog: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the imported catalogs and what they matched.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget an imported catalog and everything it brought (the catalog itself is untouched).
+    Remove {
+        /// The catalog file, as it was imported.
+        catalog: PathBuf,
+    },
+}
+
+/// Options of `trove lightroom`.
+#[derive(Debug, Clone, Args)]
+pub struct LightroomArgs {
+    /// What to do with a catalog.
+    #[command(subcommand)]
+    pub action: LightroomAction,
+}
+
+/// The Lightroom subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LightroomAction {
+    /// Write the largest preview Lightroom kept of each photo as a JPEG named after the
+    /// original (its folders below the catalog's root folders kept, its capture date in EXIF
+    /// and as the file's date): a way back to photos whose originals are lost.
+    Recover {
+        /// The catalog (`.lrcat`); its previews are in `<name> Previews.lrdata` beside it.
+        catalog: PathBuf,
+        /// The folder to write into (made if missing; files already there are never replaced).
+        out: PathBuf,
+        /// Print one JSON object per photo instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `trove caption`.

@@ -43,6 +43,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = Engine::open(&settings.engine_config())?;
             commands::search::similar(&engine, &args, &mut stdout().lock())?;
         }
+        Command::Import(args) => commands::import::run(&settings, &args, &mut stdout().lock())?,
+        Command::Lightroom(args) => commands::lightroom::run(&args, &mut stdout().lock())?,
         Command::Index(args) => commands::index::run(&settings, &args, &mut stdout().lock())?,
         Command::AdminToken { rotate } => {
             commands::admin::token(&settings, rotate, &mut stdout().lock())?

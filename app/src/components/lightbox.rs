@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast as _;
 
 use crate::components::why;
-use crate::types::SearchHit;
+use crate::types::{CatalogFacts, SearchHit};
 
 /// The overlay for the image whose id is in `open` (nothing when `None`).
 #[component]
@@ -136,6 +136,7 @@ fn panel(
                     }).collect_view()}
                 </ul>
             })}
+            {hit.catalog.clone().map(|c| catalog_view(c, close))}
             <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
                 {facts.into_iter().map(|(k, v)| view! {
                     <dt class="text-stone-400">{k}</dt>
@@ -173,12 +174,65 @@ fn panel(
 
 /// The search for one tag: `tag:NAME`, quoted when it has spaces.
 pub fn tag_href(tag: &str) -> String {
-    let query = if tag.contains(char::is_whitespace) {
-        format!("tag:\"{tag}\"")
+    operator_href("tag", tag)
+}
+
+/// The search for one operator's value (`keyword:Tokyo`), quoted when it has spaces or quotes
+/// (whose quotes are dropped: the query language has no escape for them).
+pub fn operator_href(op: &str, value: &str) -> String {
+    let query = if value.contains(char::is_whitespace) || value.contains('"') {
+        format!("{op}:\"{}\"", value.replace('"', ""))
     } else {
-        format!("tag:{tag}")
+        format!("{op}:{value}")
     };
     crate::components::results::href("/search", &[("q", &query)])
+}
+
+/// Stars as the catalog gives them: `★★★☆☆`.
+fn stars(rating: u8) -> String {
+    let r = usize::from(rating.min(5));
+    format!("{}{}", "★".repeat(r), "☆".repeat(5 - r))
+}
+
+/// What an imported catalog says of the picture: title, caption, rating, flag, label, and its
+/// keywords and collections as searches.
+fn catalog_view(c: CatalogFacts, close: impl Fn() + Copy + 'static) -> impl IntoView {
+    let mut marks = Vec::new();
+    if let Some(r) = c.rating {
+        marks.push(stars(r));
+    }
+    match c.flag {
+        1 => marks.push("Pick".to_owned()),
+        -1 => marks.push("Rejected".to_owned()),
+        _ => {}
+    }
+    if let Some(label) = &c.label {
+        marks.push(format!("{label} label"));
+    }
+    let link = "rounded-full bg-stone-700 px-2 py-0.5 text-xs hover:bg-amber-700";
+    view! {
+        <section id="lightbox-catalog" aria-label=format!("From {}", c.catalog) class="space-y-1">
+            <h2 class="text-xs uppercase tracking-wide text-stone-400">{format!("From {}", c.catalog)}</h2>
+            {c.title.clone().map(|t| view! { <p id="lightbox-title" class="font-medium text-stone-100">{t}</p> })}
+            {c.caption.clone().map(|t| view! { <p id="lightbox-catalog-caption">{t}</p> })}
+            {(!marks.is_empty()).then(|| view! { <p id="lightbox-rating" aria-label=format!("Rating: {}", c.rating.unwrap_or(0))>{marks.join(" · ")}</p> })}
+            {(!c.keywords.is_empty()).then(|| view! {
+                <ul id="lightbox-keywords" aria-label="Keywords" class="flex flex-wrap gap-1">
+                    {c.keywords.iter().map(|k| {
+                        let name = k.rsplit(" > ").next().unwrap_or(k).to_owned();
+                        view! { <li><a class=format!("lightbox-keyword {link}") title=k.clone() href=operator_href("keyword", &name) on:click=move |_| close()>{name.clone()}</a></li> }
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!c.collections.is_empty()).then(|| view! {
+                <ul id="lightbox-collections" aria-label="Collections" class="flex flex-wrap gap-1">
+                    {c.collections.iter().map(|k| view! {
+                        <li><a class=format!("lightbox-collection {link}") href=operator_href("collection", k) on:click=move |_| close()>{k.clone()}</a></li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
+    }
 }
 
 /// Gives the focus back to the image's cell in the grid, where the user was.
@@ -254,6 +308,7 @@ mod tests {
             why: crate::types::Why::default(),
             caption: None,
             tags: Vec::new(),
+            catalog: None,
         };
         let f = facts(&hit, false);
         let keys: Vec<&str> = f.iter().map(|(k, _)| *k).collect();
@@ -265,6 +320,15 @@ mod tests {
     #[test]
     fn a_tag_links_to_its_search() {
         assert_eq!(tag_href("red"), "/search?q=tag%3Ared");
+        assert_eq!(
+            operator_href("collection", "Travel / Japan 2023"),
+            "/search?q=collection%3A%22Travel+%2F+Japan+2023%22"
+        );
+        assert_eq!(
+            operator_href("keyword", "say \"hi\""),
+            "/search?q=keyword%3A%22say+hi%22"
+        );
+        assert_eq!(stars(3), "★★★☆☆");
         assert_eq!(
             tag_href("christmas tree"),
             "/search?q=tag%3A%22christmas+tree%22"

@@ -21,13 +21,20 @@ pub fn marked(spans: Vec<Span>) -> impl IntoView {
         .collect_view()
 }
 
-/// The one-line reason on a grid card: the words read, else the name, the facts, the caption,
-/// the tags; nothing when only similarity explains the result.
+/// The one-line reason on a grid card: the words read, else the catalog's keywords, the name,
+/// the facts, the caption, the tags; nothing when only similarity explains the result.
 pub fn card_line(why: &Why) -> Option<Vec<Span>> {
-    [&why.words, &why.name, &why.facts, &why.caption, &why.tags]
-        .into_iter()
-        .find(|spans| !spans.is_empty())
-        .cloned()
+    [
+        &why.words,
+        &why.keywords,
+        &why.name,
+        &why.facts,
+        &why.caption,
+        &why.tags,
+    ]
+    .into_iter()
+    .find(|spans| !spans.is_empty())
+    .cloned()
 }
 
 /// The reason as one plain line, for titles and screen readers: `words “…” · name …`.
@@ -49,6 +56,9 @@ pub fn plain_line(hit: &SearchHit) -> String {
     if !why.tags.is_empty() {
         parts.push(format!("tagged {}", Why::plain(&why.tags)));
     }
+    if !why.keywords.is_empty() {
+        parts.push(format!("catalogued {}", Why::plain(&why.keywords)));
+    }
     parts.join(" · ")
 }
 
@@ -60,6 +70,7 @@ pub fn rows(why: &Why) -> Vec<(&'static str, &'static str, Vec<Span>)> {
         ("why-facts", "Facts", &why.facts),
         ("why-caption", "Caption", &why.caption),
         ("why-tags", "Tags", &why.tags),
+        ("why-keywords", "Catalog", &why.keywords),
     ]
     .into_iter()
     .filter(|(_, _, spans)| !spans.is_empty())

@@ -16,6 +16,7 @@
 //! - [`text`]: the text reader that crawls use to read the words in pictures.
 //! - [`engine`]: an [`Engine`], a data directory opened with one model.
 //! - [`images`]: the files behind an image id (original, thumbnail, preview).
+//! - [`lightroom`]: Lightroom Classic catalogs and previews, read-only.
 //! - [`model_store`]: installed models and `trove model pull`.
 //! - [`limiter`]: the first-come-first-served limit on concurrent queries.
 
@@ -27,6 +28,7 @@ pub mod embed;
 pub mod engine;
 pub mod fsutil;
 pub mod images;
+pub mod lightroom;
 pub mod limiter;
 pub mod media;
 pub mod model_store;

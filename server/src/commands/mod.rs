@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod caption;
+pub mod import;
 pub mod index;
+pub mod lightroom;
 pub mod model;
 pub mod search;
 pub mod status;

@@ -122,6 +122,25 @@ pub fn hit(hit: &Hit, d: &ImageDetail) -> wire::SearchHit {
         why: why(&hit.why),
         caption: d.caption.clone(),
         tags: d.tags.clone(),
+        catalog: d.catalog.as_ref().map(catalog_facts),
+    }
+}
+
+/// What an imported catalog says of an image (the catalog by its file name only).
+fn catalog_facts(c: &trove_engine::catalog::ImageSourceFacts) -> wire::CatalogFacts {
+    wire::CatalogFacts {
+        catalog: c
+            .catalog
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        rating: c.rating,
+        flag: c.flag,
+        label: c.label.clone(),
+        title: c.title.clone(),
+        caption: c.caption.clone(),
+        keywords: c.keywords.clone(),
+        collections: c.collections.clone(),
     }
 }
 
@@ -141,6 +160,7 @@ pub fn why(w: &trove_engine::search::Why) -> wire::Why {
         facts: spans(&w.facts),
         caption: spans(&w.caption),
         tags: spans(&w.tags),
+        keywords: spans(&w.keywords),
     }
 }
 
@@ -175,6 +195,7 @@ pub fn image_info(d: ImageDetail) -> wire::ImageInfo {
         orientation: f.orientation,
         caption: d.caption,
         tags: d.tags,
+        catalog: d.catalog.as_ref().map(catalog_facts),
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod crawl;
 mod describe;
 mod library;
+mod lightroom;
 mod model;
 mod search;
 mod security;

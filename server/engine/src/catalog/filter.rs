@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 
 use super::codec::folder_prefix;
-use super::text::{keyword_test, like_pattern, Columns};
+use super::text::{keyword_test, like_escape, like_pattern, Columns};
 use super::{Catalog, Result};
 
 /// A file's folders as the user knows them: the library folder's own name, then the folders
@@ -53,6 +53,25 @@ pub struct Filters {
     pub without: Vec<String>,
     /// Tags the image must each have (whole tags, any case).
     pub tags: Vec<String>,
+    /// What an imported catalog must say of the image.
+    pub catalog: CatalogFilters,
+}
+
+/// Restrictions on what an imported catalog (Lightroom) says of an image; an image no catalog
+/// describes passes none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogFilters {
+    /// Stars, at least and at most (`rating:>=4` is `(4, 5)`).
+    pub rating: Option<(u8, u8)>,
+    /// 1 picked, -1 rejected, 0 neither.
+    pub flag: Option<i8>,
+    /// Colour label (whole, any case).
+    pub label: Option<String>,
+    /// Collections it must each be in: the whole name, or the name after its sets
+    /// (`Japan 2023` is in `Travel / Japan 2023`), any case.
+    pub collections: Vec<String>,
+    /// Keywords it must each have, whole, any case, at any level of their hierarchy.
+    pub keywords: Vec<String>,
 }
 
 impl Filters {
@@ -127,6 +146,56 @@ impl FilterSql {
             condition.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM image_tags g WHERE g.image_id = i.id AND g.tag = {p} COLLATE NOCASE)"
             ));
+        }
+        let c = &filters.catalog;
+        let photo = |test: String| {
+            format!(
+                " AND EXISTS (SELECT 1 FROM source_photos sp WHERE sp.image_id = i.id AND {test})"
+            )
+        };
+        if let Some((low, high)) = c.rating {
+            let (a, b) = (
+                next(Value::Integer(low.into())),
+                next(Value::Integer(high.into())),
+            );
+            condition.push_str(&photo(format!("sp.rating BETWEEN {a} AND {b}")));
+        }
+        if let Some(flag) = c.flag {
+            let p = next(Value::Integer(flag.into()));
+            condition.push_str(&photo(format!("sp.flag = {p}")));
+        }
+        if let Some(label) = &c.label {
+            let p = next(Value::Text(label.trim().to_owned()));
+            condition.push_str(&photo(format!("sp.label = {p} COLLATE NOCASE")));
+        }
+        for name in &c.collections {
+            let whole = next(Value::Text(name.trim().to_owned()));
+            let last = next(Value::Text(format!("% / {}", like_escape(name.trim()))));
+            condition.push_str(&photo(format!(
+                "EXISTS (SELECT 1 FROM source_collections sc WHERE sc.source_id = sp.source_id
+                   AND sc.external_id = sp.external_id
+                   AND (sc.collection = {whole} OR sc.collection LIKE {last} ESCAPE '\\'))"
+            )));
+        }
+        for keyword in &c.keywords {
+            let whole = next(Value::Text(keyword.trim().to_owned()));
+            let inner = next(Value::Text(format!(
+                "%{}{}{}%",
+                super::KEYWORD_SEPARATOR,
+                like_escape(keyword.trim()),
+                super::KEYWORD_SEPARATOR
+            )));
+            let first = next(Value::Text(format!(
+                "{}{}%",
+                like_escape(keyword.trim()),
+                super::KEYWORD_SEPARATOR
+            )));
+            condition.push_str(&photo(format!(
+                "EXISTS (SELECT 1 FROM source_keywords sk WHERE sk.source_id = sp.source_id
+                   AND sk.external_id = sp.external_id
+                   AND (sk.keyword = {whole} OR sk.path LIKE {inner} ESCAPE '\\'
+                        OR sk.path LIKE {first} ESCAPE '\\'))"
+            )));
         }
         for term in &filters.without {
             let (test, value) = keyword_test(Columns::All, term);

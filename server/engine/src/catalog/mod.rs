@@ -11,11 +11,12 @@
 //!
 //! The connection type is [`Catalog`]; its methods live beside the tables they touch:
 //! [`write`] (crawl outcomes, roots, forgetting), [`read`] (lookups and details), [`filter`]
-//! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows) and
-//! [`text`] (words read from pictures) and [`describe`] (captions and tags). The keyword index (`keyword_index`, FTS5 with the
+//! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows),
+//! [`text`] (words read from pictures), [`describe`] (captions and tags) and [`sources`]
+//! (imported catalogs: Lightroom's keywords, ratings, collections). The keyword index (`keyword_index`, FTS5 with the
 //! trigram tokenizer) is derived: the schema's triggers remake an image's row whenever its
 //! files or words change (`schema-3.sql`; `schema-4.sql` joins a picture's lines with spaces; `schema-5.sql` adds
-//! captions and tags).
+//! captions and tags; `schema-6.sql` imported catalogs' keywords, titles, captions and collections).
 
 pub mod codec;
 pub mod crawls;
@@ -23,6 +24,7 @@ pub mod describe;
 pub mod filter;
 pub mod models;
 pub mod read;
+pub mod sources;
 pub mod text;
 pub mod write;
 
@@ -36,18 +38,20 @@ use rusqlite::Connection;
 pub use codec::{bytes_path, path_bytes};
 pub use crawls::{CrawlRecord, CrawlState};
 pub use describe::{StoredTags, TagRecord};
-pub use filter::{Filters, Sort};
+pub use filter::{CatalogFilters, Filters, Sort};
 pub use read::{mtime_ns, Counts, ImageDetail, IndexedFile, KnownFile, SkippedFile};
+pub use sources::{ImageSourceFacts, ImportCounts, Source, SourcePhoto, KEYWORD_SEPARATOR};
 pub use text::{KeywordQuery, KeywordRow, TextCounts, TextRecord, Unread};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("schema.sql"),
     include_str!("schema-2.sql"),
     include_str!("schema-3.sql"),
     include_str!("schema-4.sql"),
     include_str!("schema-5.sql"),
+    include_str!("schema-6.sql"),
 ];
 
 /// What can go wrong with the catalog database.

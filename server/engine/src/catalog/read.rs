@@ -67,6 +67,8 @@ pub struct ImageDetail {
     pub caption: Option<String>,
     /// Its tags, clearest first.
     pub tags: Vec<String>,
+    /// What an imported catalog says of it (the first, where several describe it).
+    pub catalog: Option<super::ImageSourceFacts>,
 }
 
 /// A skipped file, as the status lists it.
@@ -203,6 +205,11 @@ impl Catalog {
                          ORDER BY g.score DESC, g.tag))
              FROM images i WHERE i.id = ?1",
         )?;
+        let imported: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM source_photos WHERE image_id IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let row = stmt
@@ -233,10 +240,14 @@ impl Catalog {
                             .get::<_, Option<String>>(15)?
                             .map(|t| t.lines().map(str::to_owned).collect())
                             .unwrap_or_default(),
+                        catalog: None,
                     }))
                 })
                 .optional()?;
-            if let Some(Some(detail)) = row {
+            if let Some(Some(mut detail)) = row {
+                if imported {
+                    detail.catalog = self.source_facts(id)?.into_iter().next();
+                }
                 out.push(detail);
             }
         }

@@ -153,14 +153,18 @@ fn fts_string(term: &str) -> String {
 
 /// `term` as a LIKE pattern matching it anywhere (`%`, `_` and `\` taken literally).
 pub(super) fn like_pattern(term: &str) -> String {
-    let mut out = String::from("%");
+    format!("%{}%", like_escape(term))
+}
+
+/// `term` with LIKE's wildcards and the escape character escaped (`ESCAPE '\\'`).
+pub(super) fn like_escape(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
     for c in term.chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
         out.push(c);
     }
-    out.push('%');
     out
 }
 
@@ -225,6 +229,8 @@ pub struct KeywordRow {
     pub captions: String,
     /// Its tags, one a line.
     pub tags: String,
+    /// What imported catalogs say of it (keywords, title, caption, collections), one a line.
+    pub keywords: String,
 }
 
 impl Catalog {
@@ -287,7 +293,7 @@ impl Catalog {
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!(
-                "SELECT rowid, words, names, facts, captions, tags FROM keyword_index
+                "SELECT rowid, words, names, facts, captions, tags, keywords FROM keyword_index
                  WHERE rowid IN ({marks})"
             );
             let mut stmt = self.conn.prepare(&sql)?;
@@ -299,6 +305,7 @@ impl Catalog {
                     facts: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                     captions: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
                     tags: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    keywords: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
                 })
             })?;
             for row in rows {

@@ -16,6 +16,7 @@ mod raster;
 pub mod thumbs;
 #[cfg(feature = "turbojpeg")]
 pub mod turbo;
+pub mod xmp;
 
 use std::io::Cursor;
 

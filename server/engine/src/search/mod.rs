@@ -315,6 +315,26 @@ fn merged_filters(given: &Filters, parsed: &Parsed) -> Filters {
             f.tags.push(tag.clone());
         }
     }
+    let (c, asked) = (&mut f.catalog, &parsed.catalog);
+    if asked.rating.is_some() {
+        c.rating = asked.rating;
+    }
+    if asked.flag.is_some() {
+        c.flag = asked.flag;
+    }
+    if asked.label.is_some() {
+        c.label.clone_from(&asked.label);
+    }
+    for (list, more) in [
+        (&mut c.collections, &asked.collections),
+        (&mut c.keywords, &asked.keywords),
+    ] {
+        for v in more {
+            if !list.iter().any(|t| t.eq_ignore_ascii_case(v)) {
+                list.push(v.clone());
+            }
+        }
+    }
     if parsed.signal != Signal::Looks {
         f.without.extend(blend::keyword_terms(
             parsed.negatives.iter().map(String::as_str),

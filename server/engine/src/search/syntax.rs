@@ -8,6 +8,9 @@
 //! - `folder:NAME` (a folder whose name holds NAME; an absolute path means that folder),
 //!   `camera:NAME`, `after:DATE` (on or after), `before:DATE` (before), `type:FORMAT`, and
 //!   `tag:NAME` (a tag the picture was given, whole, any case; repeatable) restrict;
+//! - what an imported catalog (Lightroom) says restricts too: `rating:4`, `rating:>=4` (also
+//!   `>`, `<=`, `<`), `pick:yes` / `pick:no` / `pick:rejected`, `label:red`,
+//!   `collection:"Japan 2023"` and `keyword:Tokyo` (whole names, any case; repeatable);
 //!   dates are `2024`, `2024-05` or `2024-05-17`, and values with spaces are quoted
 //!   (`folder:"Japan 2023"`);
 //! - `text:` asks the keyword index only, `like:` the meaning only.
@@ -47,6 +50,8 @@ pub struct Parsed {
     pub format: Option<String>,
     /// `tag:`: tags the picture must have, each once.
     pub tags: Vec<String>,
+    /// `rating:`, `pick:`, `label:`, `collection:`, `keyword:`.
+    pub catalog: crate::catalog::CatalogFilters,
     /// Which signals to ask.
     pub signal: Signal,
 }
@@ -141,8 +146,20 @@ fn tokens(text: &str) -> Vec<(bool, Token)> {
 }
 
 /// The operator names.
-const OPERATORS: [&str; 8] = [
-    "folder", "camera", "after", "before", "type", "tag", "text", "like",
+const OPERATORS: [&str; 13] = [
+    "folder",
+    "camera",
+    "after",
+    "before",
+    "type",
+    "tag",
+    "text",
+    "like",
+    "rating",
+    "pick",
+    "label",
+    "collection",
+    "keyword",
 ];
 
 /// Parses a query, or says what is wrong with it in words the user can act on.
@@ -199,6 +216,41 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                             p.tags.push(tag);
                         }
                     }
+                    "rating" => {
+                        let r = rating(&value)?;
+                        match p.catalog.rating {
+                            Some(old) if old != r => {
+                                return Err("rating: is given twice; keep one".into())
+                            }
+                            _ => p.catalog.rating = Some(r),
+                        }
+                    }
+                    "pick" => {
+                        let flag = match value.to_ascii_lowercase().as_str() {
+                            "yes" | "true" | "picked" | "pick" | "flagged" => 1,
+                            "no" | "false" | "none" | "unflagged" => 0,
+                            "rejected" | "reject" | "rejects" => -1,
+                            _ => return Err(format!("pick: is yes, no or rejected, not {value}")),
+                        };
+                        match p.catalog.flag {
+                            Some(old) if old != flag => {
+                                return Err("pick: is given twice; keep one".into())
+                            }
+                            _ => p.catalog.flag = Some(flag),
+                        }
+                    }
+                    "label" => set(&mut p.catalog.label, "label", value)?,
+                    "collection" | "keyword" => {
+                        let v = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let list = if name == "collection" {
+                            &mut p.catalog.collections
+                        } else {
+                            &mut p.catalog.keywords
+                        };
+                        if !list.iter().any(|t| t.eq_ignore_ascii_case(&v)) {
+                            list.push(v);
+                        }
+                    }
                     _ => unreachable!("OPERATORS lists the names handled here"),
                 }
             }
@@ -241,7 +293,31 @@ fn example(name: &str) -> &'static str {
         "after" => "after:2023 or after:2023-05-17",
         "before" => "before:2024-01",
         "tag" => "tag:beach or tag:\"christmas tree\"",
+        "rating" => "rating:5 or rating:>=4",
+        "pick" => "pick:yes, pick:no or pick:rejected",
+        "label" => "label:red",
+        "collection" => "collection:\"Japan 2023\"",
+        "keyword" => "keyword:Tokyo or keyword:\"Akiko Tanaka\"",
         _ => "type:png",
+    }
+}
+
+/// Stars as a range: `4` (exactly), `>=4`, `>4`, `<=2`, `<2`, `=5`.
+fn rating(value: &str) -> Result<(u8, u8), String> {
+    let v = value.trim();
+    let (op, n) = match v.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => ("", v),
+    };
+    let bad = || format!("rating: is 0 to 5 stars, like rating:4 or rating:>=4, not {value}");
+    let n: u8 = n.trim().parse().ok().filter(|n| *n <= 5).ok_or_else(bad)?;
+    match op.trim() {
+        "" | "=" | "==" => Ok((n, n)),
+        ">=" => Ok((n, 5)),
+        ">" if n < 5 => Ok((n + 1, 5)),
+        "<=" => Ok((0, n)),
+        "<" if n > 0 => Ok((0, n - 1)),
+        _ => Err(bad()),
     }
 }
 
@@ -342,6 +418,38 @@ mod tests {
         assert_eq!(p.words, words(&["dog"]));
         assert!(parse("tag:").is_err());
         assert!(parse("-tag:red").is_err());
+        let p = parse(r#"rating:>=4 pick:yes label:Red collection:"Japan  2023" keyword:Tokyo"#)
+            .expect("parses");
+        assert_eq!(p.catalog.rating, Some((4, 5)));
+        assert_eq!(p.catalog.flag, Some(1));
+        assert_eq!(p.catalog.label.as_deref(), Some("Red"));
+        assert_eq!(p.catalog.collections, words(&["Japan 2023"]));
+        assert_eq!(p.catalog.keywords, words(&["Tokyo"]));
+        assert!(p.words.is_empty());
+        for (q, want) in [
+            ("3", (3, 3)),
+            (">3", (4, 5)),
+            ("<=2", (0, 2)),
+            ("<1", (0, 0)),
+        ] {
+            assert_eq!(
+                parse(&format!("rating:{q}")).expect(q).catalog.rating,
+                Some(want)
+            );
+        }
+        for bad in [
+            "rating:6",
+            "rating:>5",
+            "rating:<0",
+            "rating:lots",
+            "pick:maybe",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse("pick:rejected").expect("parses").catalog.flag,
+            Some(-1)
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Why {
     pub caption: Vec<Span>,
     /// The tags that hold a query word (the picture's tags, comma-separated).
     pub tags: Vec<Span>,
+    /// What an imported catalog says of it (keywords, title, caption, collections, label):
+    /// the lines that hold a query word, ` · ` between.
+    pub keywords: Vec<Span>,
 }
 
 impl Why {
@@ -47,6 +50,7 @@ impl Why {
             && self.facts.is_empty()
             && self.caption.is_empty()
             && self.tags.is_empty()
+            && self.keywords.is_empty()
     }
 }
 
@@ -80,7 +84,25 @@ pub fn explain(
             }
         };
         let tags = row.tags.lines().collect::<Vec<_>>().join(", ");
+        let keywords = row
+            .keywords
+            .lines()
+            .map(|line| mark(line, terms))
+            .filter(|spans| spans.iter().any(|s| s.hit))
+            .collect::<Vec<_>>();
+        let keywords = keywords
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, spans)| {
+                let sep = (i > 0).then(|| Span {
+                    text: " · ".into(),
+                    hit: false,
+                });
+                sep.into_iter().chain(spans)
+            })
+            .collect();
         let why = Why {
+            keywords,
             caption: held(excerpt(&mark(&row.captions, terms), EXCERPT_CHARS)),
             tags: held(mark(&tags, terms)),
             words: if words.iter().any(|s| s.hit) {

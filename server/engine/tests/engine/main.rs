@@ -3,6 +3,8 @@
 
 mod describe;
 mod layers;
+mod lightroom;
+mod lrcat;
 mod same_vector;
 mod thumbnails;
 mod util;
