@@ -103,6 +103,9 @@ impl HidePaths for LibraryList {
         for root in &mut self.libraries {
             root.path = name_of(&root.path);
         }
+        for catalog in &mut self.catalogs {
+            catalog.path = name_of(&catalog.path);
+        }
     }
 }
 

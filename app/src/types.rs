@@ -569,6 +569,22 @@ pub struct LibraryList {
     pub schema: u32,
     /// In the order they were added.
     pub libraries: Vec<LibraryRoot>,
+    /// Imported photographers' catalogs (Lightroom), oldest first.
+    #[serde(default)]
+    pub catalogs: Vec<ImportedCatalog>,
+}
+
+/// A photographer's catalog whose keywords, ratings and collections were imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedCatalog {
+    /// The catalog file.
+    pub path: String,
+    /// `lightroom`.
+    pub kind: String,
+    /// Its photos.
+    pub photos: u64,
+    /// Of those, matched to an indexed image.
+    pub matched: u64,
 }
 
 /// A library folder.

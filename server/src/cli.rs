@@ -345,6 +345,11 @@ pub struct SynthArgs {
     /// file, pixels-N.u8, for training.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(8..=1024))]
     pub pixels: Option<u32>,
+    /// Also write `Trove demo.lrcat`, a Lightroom Classic catalog of the images (titled by
+    /// their captions, keyworded by their colours and shapes, rated, flagged and collected),
+    /// for trying `trove import lightroom`.
+    #[arg(long, conflicts_with = "pixels")]
+    pub lightroom: bool,
 }
 
 /// `trove model …`.

@@ -1,6 +1,8 @@
-//! The library folders, with their file counts; an admin can add a folder (it is crawled at
-//! once) or remove one (its images are forgotten, its files untouched). Forms of server
-//! functions, so they work with and without JavaScript.
+//! The library folders, with their file counts, and the imported Lightroom catalogs; an admin
+//! can add a folder (it is crawled at once) or a catalog (`.lrcat`: its keywords, ratings and
+//! collections are imported), or remove one (a folder's images are forgotten, a catalog's
+//! facts; files untouched). Forms of server functions, so they work with and without
+//! JavaScript.
 
 use leptos::prelude::*;
 
@@ -72,10 +74,35 @@ pub fn Libraries(admin: bool) -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let catalogs = roots.await.map(|l| l.catalogs).unwrap_or_default();
+                    (!catalogs.is_empty()).then(|| view! {
+                        <ul id="catalogs" class="space-y-1">
+                            {catalogs.into_iter().map(|c| {
+                                let path = c.path.clone();
+                                view! {
+                                    <li class="flex flex-wrap items-center gap-2 text-sm" data-path=c.path.clone()>
+                                        <span class="rounded bg-amber-100 px-1 text-xs dark:bg-amber-900">"Lightroom catalog"</span>
+                                        <span class="break-all font-mono">{c.path.clone()}</span>
+                                        <span class="text-stone-500">{format!("{}, {} matched", crate::format::count(c.photos, "photo"), crate::format::group(c.matched))}</span>
+                                        {admin.then(|| view! {
+                                            <ActionForm action=remove>
+                                                <input type="hidden" name="path" value=path/>
+                                                <button type="submit" class="remove-catalog text-xs text-red-700 underline dark:text-red-400">"Remove"</button>
+                                            </ActionForm>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Suspense>
             {admin.then(|| view! {
                 <ActionForm action=add attr:class="flex max-w-2xl gap-2" attr:id="add-library">
-                    <input id="library-path" type="text" name="path" required placeholder="/home/me/Pictures" aria-label="Folder to add" class=input/>
-                    <button type="submit" class=button>"Add folder"</button>
+                    <input id="library-path" type="text" name="path" required placeholder="/home/me/Pictures, or a Lightroom catalog (.lrcat)" aria-label="Folder or Lightroom catalog to add" class=input/>
+                    <button type="submit" class=button>"Add"</button>
                 </ActionForm>
             })}
             {outcome}

@@ -35,6 +35,9 @@ pub enum ServiceError {
     /// A library folder could not be added or removed.
     #[error(transparent)]
     Folder(#[from] FolderError),
+    /// A photographer's catalog could not be imported.
+    #[error(transparent)]
+    Import(#[from] trove_engine::lightroom::ImportError),
     /// The model could not be listed or switched.
     #[error(transparent)]
     Model(#[from] ModelChoiceError),
@@ -219,6 +222,14 @@ impl From<ServiceError> for AppError {
                 | FolderError::Unknown(_) => AppError::BadRequest(words),
                 FolderError::Configured(_) | FolderError::CrawlRunning => AppError::Conflict(words),
             },
+            ServiceError::Import(i) => {
+                use trove_engine::lightroom::{ImportError, LrcatError};
+                match i {
+                    ImportError::Lightroom(LrcatError::Busy { .. }) => AppError::Conflict(words),
+                    ImportError::Lightroom(_) => AppError::BadRequest(words),
+                    ImportError::Catalog(_) => internal(&words),
+                }
+            }
             ServiceError::Model(m) => match m {
                 ModelChoiceError::Empty
                 | ModelChoiceError::NotOffered(_)

@@ -33,15 +33,34 @@ impl Trove {
                 });
             }
         }
+        let catalogs = if self.paths.catalog.is_file() {
+            self.readers
+                .get()?
+                .sources()?
+                .into_iter()
+                .map(|s| app::types::ImportedCatalog {
+                    path: s.path.display().to_string(),
+                    kind: s.kind,
+                    photos: s.counts.photos,
+                    matched: s.counts.photos - s.counts.unmatched,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(LibraryList {
             schema: app::types::SCHEMA,
             libraries: out,
+            catalogs,
         })
     }
 
     /// Adds a library folder (blocking) and starts crawling it, unless a crawl is running (it
     /// is crawled next time then). The answer says which.
     pub fn add_library(&self, path: &str) -> Result<String, ServiceError> {
+        if is_lightroom_catalog(path) {
+            return self.import_catalog(path.trim());
+        }
         let real = self.checked_new_folder(path.trim())?;
         let catalog = Catalog::open(&self.paths.catalog)?;
         if catalog.roots()?.contains(&real) {
@@ -57,6 +76,29 @@ impl Trove {
             )),
             Err(e) => Err(e),
         }
+    }
+
+    /// Imports a Lightroom catalog (blocking): its keywords, titles, captions, ratings, flags,
+    /// labels and collections join the photos Trove has; importing it again picks up changes.
+    fn import_catalog(&self, path: &str) -> Result<String, ServiceError> {
+        let raw = PathBuf::from(path);
+        if !raw.is_absolute() {
+            return Err(FolderError::NotAbsolute(path.to_owned()).into());
+        }
+        let mut catalog = Catalog::open(&self.paths.catalog)?;
+        let done = trove_engine::lightroom::import(&mut catalog, &raw)?;
+        let c = done.counts;
+        let copy = if done.from_copy {
+            " (Lightroom has it open: a copy of it as it is now)"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "imported {}{copy}: {}, {} matched to indexed pictures",
+            done.catalog.display(),
+            app::format::count(c.photos, "photo"),
+            app::format::group(c.photos - c.unmatched)
+        ))
     }
 
     /// The real path of a folder that may become a library: absolute, existing, readable, not
@@ -93,6 +135,18 @@ impl Trove {
     /// Forgets a library folder and the images only it held (blocking). The files themselves
     /// are not touched. Folders from the configuration cannot be removed here.
     pub fn remove_library(&self, path: &str) -> Result<String, ServiceError> {
+        if is_lightroom_catalog(path) {
+            let raw = PathBuf::from(path.trim());
+            let real = std::fs::canonicalize(&raw).unwrap_or_else(|_| raw.clone());
+            let mut catalog = Catalog::open(&self.paths.catalog)?;
+            if catalog.remove_source(&real)? || catalog.remove_source(&raw)? {
+                return Ok(format!(
+                    "forgot the catalog {}: its keywords, ratings and collections are gone from Trove (the catalog is untouched)",
+                    raw.display()
+                ));
+            }
+            return Err(FolderError::Unknown(raw.display().to_string()).into());
+        }
         let engine = self.ready()?;
         if self.crawler.is_running() {
             return Err(FolderError::CrawlRunning.into());
@@ -122,4 +176,11 @@ impl Trove {
             app::format::count(gone.len() as u64, "image")
         ))
     }
+}
+
+/// Whether a path names a Lightroom catalog (`.lrcat`) rather than a folder.
+fn is_lightroom_catalog(path: &str) -> bool {
+    std::path::Path::new(path.trim())
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("lrcat"))
 }
