@@ -63,12 +63,20 @@ pub struct Builder {
     previews: Option<Connection>,
 }
 
+impl Drop for Builder {
+    /// Commits what was written (one transaction, so that big catalogs are quick to make).
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch("COMMIT");
+    }
+}
+
 impl Builder {
     /// Starts a catalog at `path` (which must not exist) for photos under `root` (an absolute
     /// folder).
     pub fn new(path: &Path, root: &Path, release: Release) -> rusqlite::Result<Builder> {
         let conn = Connection::open(path)?;
         conn.execute_batch(&schema(release))?;
+        conn.execute_batch("BEGIN")?;
         let version = match release {
             Release::Lr5 => "0500006",
             Release::Classic13 => "1300000",
@@ -422,14 +430,19 @@ fn schema(release: Release) -> String {
         CREATE UNIQUE INDEX index_AgLibraryKeyword_parentAndLcName ON AgLibraryKeyword(parent, lc_name);
         CREATE TABLE AgLibraryKeywordImage (id_local INTEGER PRIMARY KEY,
             image INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX index_AgLibraryKeywordImage_tag ON AgLibraryKeywordImage(tag);
+        CREATE INDEX index_AgLibraryKeywordImage_image ON AgLibraryKeywordImage(image);
         CREATE TABLE AgLibraryCollection (id_local INTEGER PRIMARY KEY, creationId NOT NULL DEFAULT '',
             genealogy NOT NULL DEFAULT '', imageCount, name NOT NULL DEFAULT '', parent INTEGER,
             systemOnly NOT NULL DEFAULT '');
         CREATE TABLE AgLibraryCollectionImage (id_local INTEGER PRIMARY KEY,
             collection INTEGER NOT NULL DEFAULT 0, image INTEGER NOT NULL DEFAULT 0,
             pick NOT NULL DEFAULT 0, positionInCollection);
+        CREATE INDEX index_AgLibraryCollectionImage_collection ON AgLibraryCollectionImage(collection);
+        CREATE INDEX index_AgLibraryCollectionImage_imageCollection ON AgLibraryCollectionImage(image, collection);
         CREATE TABLE AgLibraryIPTC (id_local INTEGER PRIMARY KEY, {iptc_extra} caption, copyright,
             image INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX index_AgLibraryIPTC_image ON AgLibraryIPTC(image);
         CREATE TABLE Adobe_AdditionalMetadata (id_local INTEGER PRIMARY KEY, id_global UNIQUE NOT NULL,
             additionalInfoSet INTEGER NOT NULL DEFAULT 0, embeddedXmp INTEGER NOT NULL DEFAULT 0,
             externalXmpIsDirty INTEGER NOT NULL DEFAULT 0, image INTEGER,
@@ -437,6 +450,8 @@ fn schema(release: Release) -> String {
             isRawFile INTEGER NOT NULL DEFAULT 0, lastSynchronizedHash,
             lastSynchronizedTimestamp NOT NULL DEFAULT -63113817600, metadataPresetID,
             metadataVersion, monochrome INTEGER NOT NULL DEFAULT 0, xmp NOT NULL DEFAULT '');
+        CREATE INDEX index_Adobe_AdditionalMetadata_imageAndStatus
+            ON Adobe_AdditionalMetadata(image, externalXmpIsDirty);
         -- A smart collection, as every catalog has some: a rule, no members.
         INSERT INTO AgLibraryCollection (id_local, creationId, name)
             VALUES (3, 'com.adobe.ag.library.smart_collection', 'Five Stars');

@@ -6,23 +6,25 @@ use std::path::PathBuf;
 
 use super::lrcat::{Flag, Keyword, LrPhoto, Lrcat, LrcatError};
 
+/// A photo's title and description, from its XMP.
+type TitleAndDescription = (Option<String>, Option<String>);
+
 impl Lrcat {
     /// Every photo (virtual copies folded into their masters), in `id` order.
     pub fn photos(&self) -> Result<Vec<LrPhoto>, LrcatError> {
         let keywords = self.keywords().map_err(|e| self.query_err(e))?;
         let collections = self.collections().map_err(|e| self.query_err(e))?;
+        // Captions and XMP in passes of their own (one scan each, whatever indexes the catalog
+        // has), the XMP read down to its title and description as it goes.
+        let captions = self.captions().map_err(|e| self.query_err(e))?;
+        let mut described = self.described().map_err(|e| self.query_err(e))?;
         let mut st = self
             .conn
             .prepare(
                 "SELECT i.id_local, CAST(i.masterImage AS INTEGER),
                         r.absolutePath, fo.pathFromRoot, f.idx_filename,
                         CAST(i.captureTime AS TEXT), CAST(i.rating AS INTEGER),
-                        CAST(i.pick AS INTEGER), CAST(i.colorLabels AS TEXT),
-                        (SELECT CAST(caption AS TEXT) FROM AgLibraryIPTC
-                          WHERE image = i.id_local ORDER BY id_local LIMIT 1),
-                        (SELECT xmp FROM Adobe_AdditionalMetadata
-                          WHERE image = i.id_local ORDER BY id_local LIMIT 1),
-                        r.name
+                        CAST(i.pick AS INTEGER), CAST(i.colorLabels AS TEXT), r.name
                    FROM Adobe_images i
                    JOIN AgLibraryFile f ON f.id_local = i.rootFile
                    JOIN AgLibraryFolder fo ON fo.id_local = f.folder
@@ -32,11 +34,6 @@ impl Lrcat {
             .map_err(|e| self.query_err(e))?;
         let rows = st
             .query_map([], |r| {
-                use rusqlite::types::ValueRef;
-                let xmp = match r.get_ref(10)? {
-                    ValueRef::Text(t) | ValueRef::Blob(t) => t.to_vec(),
-                    ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => Vec::new(),
-                };
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Option<i64>>(1)?,
@@ -47,9 +44,7 @@ impl Lrcat {
                     r.get::<_, Option<i64>>(6)?,
                     r.get::<_, Option<i64>>(7)?,
                     r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    xmp,
-                    text(r.get_ref(11)?),
+                    text(r.get_ref(9)?),
                 ))
             })
             .map_err(|e| self.query_err(e))?;
@@ -57,21 +52,9 @@ impl Lrcat {
         let mut index: HashMap<i64, usize> = HashMap::new();
         let mut copies = Vec::new();
         for row in rows {
-            let (
-                id,
-                master,
-                root,
-                folder,
-                name,
-                capture,
-                rating,
-                pick,
-                label,
-                caption,
-                xmp,
-                root_name,
-            ) = row.map_err(|e| self.query_err(e))?;
-            let described = crate::media::xmp::Described::parse(&crate::media::xmp::inflate(&xmp));
+            let (id, master, root, folder, name, capture, rating, pick, label, root_name) =
+                row.map_err(|e| self.query_err(e))?;
+            let (title, description) = described.remove(&id).unwrap_or_default();
             let photo = LrPhoto {
                 id,
                 copies: Vec::new(),
@@ -87,10 +70,8 @@ impl Lrcat {
                     _ => Flag::None,
                 },
                 label: label.filter(|l| !l.trim().is_empty()),
-                title: described.title,
-                caption: caption
-                    .filter(|c| !c.trim().is_empty())
-                    .or(described.description),
+                title,
+                caption: captions.get(&id).cloned().or(description),
                 keywords: keywords.get(&id).cloned().unwrap_or_default(),
                 collections: collections.get(&id).cloned().unwrap_or_default(),
             };
@@ -113,6 +94,48 @@ impl Lrcat {
             }
         }
         Ok(photos)
+    }
+
+    /// Each image's caption (its first IPTC row's, when not blank), by image id.
+    fn captions(&self) -> rusqlite::Result<HashMap<i64, String>> {
+        let mut st = self.conn.prepare(
+            "SELECT image, CAST(caption AS TEXT) FROM AgLibraryIPTC ORDER BY image, id_local",
+        )?;
+        let mut out = HashMap::new();
+        for row in st.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+        })? {
+            let (image, caption) = row?;
+            if let Some(c) = caption.filter(|c| !c.trim().is_empty()) {
+                out.entry(image).or_insert(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each image's title and description from its XMP (the first row's), by image id.
+    fn described(&self) -> rusqlite::Result<HashMap<i64, TitleAndDescription>> {
+        use rusqlite::types::ValueRef;
+        let mut st = self
+            .conn
+            .prepare("SELECT image, xmp FROM Adobe_AdditionalMetadata ORDER BY image, id_local")?;
+        let mut rows = st.query([])?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let Some(image) = r.get::<_, Option<i64>>(0)? else {
+                continue;
+            };
+            if out.contains_key(&image) {
+                continue;
+            }
+            let bytes = match r.get_ref(1)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => t,
+                ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => continue,
+            };
+            let d = crate::media::xmp::Described::parse(&crate::media::xmp::inflate(bytes));
+            out.insert(image, (d.title, d.description));
+        }
+        Ok(out)
     }
 
     /// Each image's keywords, by image id.
