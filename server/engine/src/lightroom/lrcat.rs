@@ -42,6 +42,17 @@ pub enum LrcatError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A catalog SQLite reads as damaged (truncated, or overwritten in part).
+    #[error(
+        "{path} is damaged (SQLite cannot read it whole); restore it from one of Lightroom's catalog backups"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// An SQLite database without Lightroom's tables.
     #[error("{path} is not a Lightroom catalog (it has no {missing} table)")]
     NotACatalog {
@@ -233,10 +244,7 @@ impl Lrcat {
     /// Opens the catalog itself read-only, or (with `copy`) the copy in that folder, read-write
     /// so that SQLite can replay a log into it (the original is never opened for writing).
     fn open_at(path: &Path, copy: Option<TempDir>) -> Result<Lrcat, LrcatError> {
-        let not_sqlite = |source| LrcatError::NotSqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let not_sqlite = |source| unreadable(path, source);
         let conn = match &copy {
             Some(dir) => Connection::open(dir.0.join("catalog.lrcat")),
             None => Connection::open_with_flags(
@@ -259,6 +267,12 @@ impl Lrcat {
     }
 
     pub(super) fn query_err(&self, source: rusqlite::Error) -> LrcatError {
+        if is_corrupt(&source) {
+            return LrcatError::Damaged {
+                path: self.path.clone(),
+                source,
+            };
+        }
         LrcatError::Query {
             path: self.path.clone(),
             source,
@@ -267,10 +281,7 @@ impl Lrcat {
 
     /// Checks the tables and columns, and reads the version.
     fn check(&mut self) -> Result<(), LrcatError> {
-        let not_sqlite = |source| LrcatError::NotSqlite {
-            path: self.path.clone(),
-            source,
-        };
+        let not_sqlite = |source| unreadable(&self.path, source);
         let columns = |table: &str| -> Result<Vec<String>, rusqlite::Error> {
             let mut st = self
                 .conn
@@ -340,6 +351,26 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// Why SQLite could not read a file: damaged, or not a database at all.
+fn unreadable(path: &Path, source: rusqlite::Error) -> LrcatError {
+    if is_corrupt(&source) {
+        LrcatError::Damaged {
+            path: path.to_owned(),
+            source,
+        }
+    } else {
+        LrcatError::NotSqlite {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Whether SQLite found the database damaged.
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt)
 }
 
 /// Whether SQLite refused because another connection holds a lock.

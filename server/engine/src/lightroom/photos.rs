@@ -158,8 +158,13 @@ impl Lrcat {
             .collect::<rusqlite::Result<_>>()?;
         let path_of = |mut id: i64| {
             let mut path = Vec::new();
-            // Bounded: a damaged catalog with a cycle must not loop.
+            let mut seen = Vec::new();
+            // Bounded, and each keyword once: a damaged catalog with a cycle must not loop.
             for _ in 0..64 {
+                if seen.contains(&id) {
+                    break;
+                }
+                seen.push(id);
                 let Some((name, parent, _)) = all.get(&id) else {
                     break;
                 };

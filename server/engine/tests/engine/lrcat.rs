@@ -182,3 +182,36 @@ fn a_catalog_mid_write_is_refused() {
     let err = Lrcat::open(&cat).err().expect("refused");
     assert!(matches!(err, LrcatError::Busy { .. }), "{err}");
 }
+
+#[test]
+fn a_damaged_catalog_and_a_keyword_cycle_are_survived() {
+    // Cut short, as a copy interrupted half-way leaves it.
+    let (_d, cat) = sample(Release::Classic13);
+    let bytes = std::fs::read(&cat).expect("bytes");
+    let cut = cat.with_file_name("cut.lrcat");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("writes");
+    let err = Lrcat::open(&cut)
+        .and_then(|c| c.photos().map(|_| c))
+        .err()
+        .expect("refused");
+    assert!(matches!(err, LrcatError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("is damaged"), "{err}");
+
+    // Keywords whose parents go round in a circle: read, once each, not forever.
+    let (_d, cat) = sample(Release::Classic13);
+    Connection::open(&cat)
+        .and_then(|c| {
+            c.execute_batch(
+                "UPDATE AgLibraryKeyword SET parent = (SELECT id_local FROM AgLibraryKeyword WHERE name = 'Fuji')
+                  WHERE name = 'Places';",
+            )
+        })
+        .expect("edits");
+    let photos = Lrcat::open(&cat).expect("opens").photos().expect("photos");
+    let fuji = photos[0]
+        .keywords
+        .iter()
+        .find(|k| k.name() == "Fuji")
+        .expect("the keyword is still there");
+    assert!(fuji.path.len() <= 3, "{:?}", fuji.path);
+}
