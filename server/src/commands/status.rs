@@ -42,6 +42,16 @@ pub fn run(settings: &Settings, json: bool, out: &mut dyn Write) -> anyhow::Resu
     for root in &status.roots {
         writeln!(out, "Library: {root}")?;
     }
+    for source in Catalog::open(&paths.catalog)?.sources()? {
+        let c = source.counts;
+        writeln!(
+            out,
+            "Lightroom catalog: {} ({}, {} matched)",
+            source.path.display(),
+            count(c.photos, "photo"),
+            group(c.photos - c.unmatched)
+        )?;
+    }
     let c = &status.counts;
     writeln!(
         out,

@@ -78,6 +78,15 @@ fn an_imported_catalog_is_searched_filtered_and_shown() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("2 photos: 2 matched by path"), "{text}");
+    let out = trove(&tmp.path().join("data"))
+        .arg("status")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Lightroom catalog: ") && text.contains("(2 photos, 2 matched)"),
+        "{text}"
+    );
 
     assert_eq!(file_names(&query(addr, "text:zebrafinch")), ["000003.png"]);
     assert_eq!(
