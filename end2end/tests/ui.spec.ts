@@ -283,7 +283,10 @@ test('a long crawl shows its progress while it runs: files done of the total, em
   await expect
     .poll(async () => {
       const text = (await progress.textContent()) ?? '';
-      if (running.test(text)) seen = text;
+      // The first event can come before the walk has found anything ("0 of 0+"): wait for
+      // one with files found.
+      const m = text.match(running);
+      if (m && Number(m[2].replaceAll(',', '')) > 0) seen = text;
       return seen;
     })
     .toMatch(running);
