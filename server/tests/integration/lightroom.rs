@@ -109,6 +109,18 @@ fn an_imported_catalog_is_searched_filtered_and_shown() {
     assert_eq!(facts["collections"][0], "Best of / Portfolio 2024");
     assert!(hit["why"]["keywords"].is_array(), "{hit:#}");
 
+    // Operator values are values: wildcards and quotes match nothing, a bad rating is a 400.
+    for hostile in [
+        "keyword:%",
+        "collection:\"' OR 1=1 --\"",
+        "label:_",
+        "keyword:\\",
+    ] {
+        assert!(query(addr, hostile).is_empty(), "{hostile}");
+    }
+    let (code, _) = json(addr, "/api/search?q=rating%3A%3E%3D9");
+    assert_eq!(code, 400);
+
     // A keyword is text on the page, never markup.
     let page = crate::util::get(addr, "/search?q=keyword%3Aokapibird");
     assert_eq!(page.status, 200);

@@ -39,12 +39,7 @@ fn picture(dir: &Path, name: &str, i: u64) {
 }
 
 fn names(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<String> {
-    let query = Query {
-        text: Some(text.into()),
-        ..Query::default()
-    };
-    let page = search(engine, catalog, &query, 0, 100).expect("searches");
-    let ids: Vec<i64> = page.hits.iter().map(|h| h.id).collect();
+    let ids = search_ids(engine, catalog, text);
     let mut out: Vec<String> = catalog
         .image_details(&ids)
         .expect("details")
