@@ -142,6 +142,27 @@ fn an_imported_catalog_is_searched_filtered_and_shown() {
     assert!(err.contains("is not a Lightroom catalog"), "{err}");
     assert_eq!(file_names(&query(addr, "rating:>=4")), ["000003.png"]);
 
+    // Through the admin route: a guest may not import; bad paths are 400s that change nothing.
+    let json_type = [("Content-Type", "application/json")];
+    let guest = [
+        ("Content-Type", "application/json"),
+        ("Cookie", "trove_guest=1"),
+    ];
+    let body = serde_json::json!({ "path": cat.display().to_string() }).to_string();
+    let r = crate::util::request_with(addr, "POST", "/api/libraries", &guest, body.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+    for bad in [
+        "relative/Catalog.lrcat".to_owned(),
+        "/no/such/Catalog.lrcat".to_owned(),
+        bogus.display().to_string(),
+    ] {
+        let body = serde_json::json!({ "path": bad }).to_string();
+        let r =
+            crate::util::request_with(addr, "POST", "/api/libraries", &json_type, body.as_bytes());
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(file_names(&query(addr, "rating:>=4")), ["000003.png"]);
+
     // Removing the catalog takes back what it brought.
     let out = trove(&tmp.path().join("data"))
         .args(["import", "remove"])
