@@ -1,5 +1,5 @@
-//! Image- and text-tower speed of Trove's burn port on this machine, for comparison with
-//! PyTorch (`bench/models.sh` runs both and prints the ratios).
+//! Image- and text-tower speed of Trove's port on this machine, for comparison with ONNX Runtime and
+//! PyTorch (`bench/models.sh` runs all three and prints the ratios).
 //!
 //! `TROVE_BENCH_MODEL=<model folder> cargo bench -p trove-models --bench towers`
 //! (`TROVE_BENCH_BATCH`, default 32; `TROVE_BENCH_TEXT_ROUNDS`, default 30 text queries)

@@ -23,6 +23,7 @@
 
 pub mod clip;
 pub mod config;
+pub mod cpu;
 pub mod demo;
 pub mod device;
 pub mod embedder;

@@ -214,6 +214,13 @@ impl SiglipModel {
         }
     }
 
+    /// Hands both encoders to the fused CPU kernels when the weights are f32 on the CPU
+    /// ([`crate::transformer::Encoder::prepare_cpu`]).
+    pub fn prepare_cpu(&mut self) {
+        self.text_model.encoder.prepare_cpu();
+        self.vision_model.encoder.prepare_cpu();
+    }
+
     /// Image embeddings, not normalised.
     pub fn image_features(&self, pixels: Tensor<4>) -> Tensor<2> {
         self.vision_model.forward(pixels)

@@ -11,9 +11,11 @@ use burn::nn::{
 use burn::tensor::activation::{gelu_approximate, sigmoid};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use std::sync::Arc;
 
 use crate::config::{Activation, TowerConfig};
+use crate::cpu::CpuEncoder;
 
 /// Applies an MLP activation.
 pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
@@ -131,8 +133,14 @@ impl EncoderLayer {
 /// A stack of encoder layers (`CLIPEncoder`).
 #[derive(Module, Debug)]
 pub struct Encoder {
-    /// The layers, in order.
+    /// The layers, in order (empty once [`Encoder::prepare_cpu`] has taken them).
     pub layers: Vec<EncoderLayer>,
+    /// Epsilon of the layer norms.
+    #[module(skip)]
+    pub eps: f64,
+    /// The layers held for the fused CPU kernels, after [`Encoder::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<CpuEncoder>>,
 }
 
 impl Encoder {
@@ -151,11 +159,44 @@ impl Encoder {
                 layer_norm2: layer_norm(cfg.hidden_size, cfg.layer_norm_eps, device),
             })
             .collect();
-        Encoder { layers }
+        Encoder {
+            layers,
+            eps: cfg.layer_norm_eps,
+            cpu: None,
+        }
+    }
+
+    /// Moves f32 weights on the CPU to the fused kernels of [`crate::cpu`]; from then on
+    /// `forward` runs there. Call once the checkpoint is loaded. Elsewhere (a GPU, fp16) it
+    /// leaves the layers to burn.
+    pub fn prepare_cpu(&mut self) {
+        let Some(first) = self.layers.first() else {
+            return;
+        };
+        let weight = first.self_attn.q_proj.weight.val();
+        if weight.device() != Device::flex() || weight.dtype() != DType::F32 {
+            return;
+        }
+        self.cpu = CpuEncoder::new(std::mem::take(&mut self.layers), self.eps).map(Arc::new);
     }
 
     /// `[batch, seq, hidden]` → `[batch, seq, hidden]`.
-    pub fn forward(&self, mut x: Tensor<3>, causal: bool) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
+        let Some(cpu) = &self.cpu else {
+            return self.forward_with_burn(x, causal);
+        };
+        let [b, s, d] = x.dims();
+        let device = x.device();
+        let mut data = x
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("prepare_cpu checked the dtype is f32");
+        cpu.forward(&mut data, b, s, causal);
+        Tensor::from_data(TensorData::new(data, [b, s, d]), &device)
+    }
+
+    /// The layers run as burn ops (a GPU, or before [`Encoder::prepare_cpu`]).
+    pub fn forward_with_burn(&self, mut x: Tensor<3>, causal: bool) -> Tensor<3> {
         for layer in &self.layers {
             x = layer.forward(x, causal);
         }
