@@ -12,7 +12,7 @@
 # faster), with the CPU they ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=$(realpath "${1:-.data/full/clip-vit-base-patch32}")
+model=$(realpath -m "${1:-.data/full/clip-vit-base-patch32}")
 rounds=${2:-2}
 scripts/python-env.sh
 .venv/bin/pip install -q -r bench/onnx-requirements.txt

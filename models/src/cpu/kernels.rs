@@ -166,44 +166,6 @@ pub fn bias_activate_rows(x: &mut [f32], bias: &[f32], act: Option<Activation>) 
     );
 }
 
-/// `out[r] += Σ_i x[r, first + i] · w[i]` for `x` `[rows, k]`, `w` whole rows `i` of a
-/// row-major `[k, n]` weight, `out` `[rows, n]`. Four weight rows at a time share each
-/// load and store of `out`.
-pub fn axpy_rows(x: &[f32], k: usize, first: usize, w: &[f32], out: &mut [f32]) {
-    let n = out.len() / (x.len() / k).max(1);
-    simd(
-        #[inline(always)]
-        || {
-            let mut quads = w.chunks_exact(4 * n);
-            let mut i = first;
-            for quad in &mut quads {
-                let (w0, rest) = quad.split_at(n);
-                let (w1, rest) = rest.split_at(n);
-                let (w2, w3) = rest.split_at(n);
-                for (xr, o) in x.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-                    let a = [xr[i], xr[i + 1], xr[i + 2], xr[i + 3]];
-                    for ((((o, w0), w1), w2), w3) in o.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
-                        *o = w3.mul_add(
-                            a[3],
-                            w2.mul_add(a[2], w1.mul_add(a[1], w0.mul_add(a[0], *o))),
-                        );
-                    }
-                }
-                i += 4;
-            }
-            for wi in quads.remainder().chunks_exact(n) {
-                for (xr, o) in x.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-                    let a = xr[i];
-                    for (o, w) in o.iter_mut().zip(wi) {
-                        *o = w.mul_add(a, *o);
-                    }
-                }
-                i += 1;
-            }
-        },
-    );
-}
-
 /// Softmax of each `n`-wide row of `x` in place; with `causal`, row `i` keeps only its first
 /// `i + 1 + offset` entries and the rest become 0 (the masked future).
 pub fn softmax_rows(x: &mut [f32], n: usize, causal: bool, offset: usize) {

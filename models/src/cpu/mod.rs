@@ -6,8 +6,9 @@
 //! that left the ViT-B/32 image tower at 0.62× ONNX Runtime's speed with two thirds of the time
 //! in the matrix kernel (`bench/models.sh`). Here the same layer runs with:
 //! - q, k and v as one product against one fused weight;
-//! - each weight stored once, at load, in the orientation the kernel runs fastest for its shape
-//!   (input-major when the layer narrows, output-major when it widens);
+//! - each weight packed once, at load, for an AVX2 + FMA kernel ([`packed`]) that reads it in
+//!   place on every call (elsewhere, stored in the orientation the `gemm` crate runs fastest for
+//!   its shape);
 //! - biases, activations and the residual stream folded into passes that touch each row once:
 //!   the out-projection and the second MLP product accumulate straight into the residual, whose
 //!   bias was added while the layer norm had the row in cache;
@@ -20,33 +21,36 @@
 
 mod gemm;
 mod kernels;
-mod simd;
+mod packed;
 
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use self::gemm::{matmul, MatMut, MatRef, Threads};
+use self::packed::Packed;
 use crate::config::Activation;
 use crate::transformer::EncoderLayer;
 
 /// A linear layer's weight (and bias) as the CPU kernel reads it.
 struct CpuLinear {
-    /// `[n, k]` when `out_major`, else `[k, n]`, row-major.
-    weight: Vec<f32>,
+    weight: Weight,
     bias: Vec<f32>,
     k: usize,
     n: usize,
-    out_major: bool,
 }
 
-impl CpuLinear {
-    /// From an input-major `[k, n]` weight (burn's layout). Widening layers are turned
-    /// output-major: with few rows (one image, one query) the kernel runs them up to twice as
-    /// fast that way, and at many rows it makes no difference.
-    fn new(weight: Vec<f32>, k: usize, n: usize, bias: Vec<f32>) -> Self {
-        debug_assert_eq!(weight.len(), k * n);
-        debug_assert_eq!(bias.len(), n);
+/// How a weight is stored.
+enum Weight {
+    /// Packed once for the AVX2 + FMA kernel ([`packed`]).
+    Packed(Packed),
+    /// Row-major for the `gemm` crate on other CPUs: `[n, k]` when `out_major`, else `[k, n]`.
+    Plain { data: Vec<f32>, out_major: bool },
+}
+
+impl Weight {
+    /// A row-major weight for the `gemm` crate, widening layers output-major.
+    fn plain(weight: Vec<f32>, k: usize, n: usize) -> Self {
         if n > k {
             let mut t = vec![0.0; k * n];
             for (r, row) in weight.chunks_exact(n).enumerate() {
@@ -54,22 +58,31 @@ impl CpuLinear {
                     t[c * k + r] = *v;
                 }
             }
-            CpuLinear {
-                weight: t,
-                bias,
-                k,
-                n,
+            Weight::Plain {
+                data: t,
                 out_major: true,
             }
         } else {
-            CpuLinear {
-                weight,
-                bias,
-                k,
-                n,
+            Weight::Plain {
+                data: weight,
                 out_major: false,
             }
         }
+    }
+}
+
+impl CpuLinear {
+    /// From an input-major `[k, n]` weight (burn's layout): packed where the CPU runs the
+    /// packed kernel; otherwise widening layers are turned output-major, the orientation in
+    /// which the `gemm` crate runs them up to twice as fast with few rows (one image).
+    fn new(weight: Vec<f32>, k: usize, n: usize, bias: Vec<f32>) -> Self {
+        debug_assert_eq!(weight.len(), k * n);
+        debug_assert_eq!(bias.len(), n);
+        let weight = match Packed::new(&weight, k, n) {
+            Some(packed) => Weight::Packed(packed),
+            None => Weight::plain(weight, k, n),
+        };
+        CpuLinear { weight, bias, k, n }
     }
 
     /// Several layers reading the same input, as one layer with their outputs side by side.
@@ -92,88 +105,29 @@ impl CpuLinear {
         CpuLinear::new(weight, k, n, bias)
     }
 
-    /// The weight as a `k × n` matrix.
-    fn matrix(&self) -> MatRef<'_> {
-        if self.out_major {
-            MatRef::rows(&self.weight, self.n, self.k).t()
-        } else {
-            MatRef::rows(&self.weight, self.k, self.n)
-        }
-    }
-
     /// `out (+)= x · W` over `rows` rows; the bias is the caller's to add.
     fn product(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
-        if rows <= FEW_ROWS {
-            return self.few_rows_product(x, rows, out, accumulate);
-        }
+        let matrix = match &self.weight {
+            Weight::Packed(packed) => return packed.product(x, rows, out, accumulate),
+            Weight::Plain {
+                data,
+                out_major: true,
+            } => MatRef::rows(data, self.n, self.k).t(),
+            Weight::Plain {
+                data,
+                out_major: false,
+            } => MatRef::rows(data, self.k, self.n),
+        };
         matmul(
             MatMut::rows(out, rows, self.n),
             MatRef::rows(x, rows, self.k),
-            self.matrix(),
+            matrix,
             1.0,
             accumulate,
             Threads::All,
         );
     }
 }
-
-impl CpuLinear {
-    /// The product for a handful of rows (a text query's tokens), where the time is reading
-    /// the weight from memory: each weight element is read once, straight from its stored
-    /// layout, and used for every row while in cache; column blocks go to rayon's threads.
-    /// A general kernel would first copy the weight into its packed layout, reading and
-    /// writing it once more.
-    fn few_rows_product(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
-        let (k, n) = (self.k, self.n);
-        assert_eq!(x.len(), rows * k, "x is [rows, k]");
-        assert_eq!(out.len(), rows * n, "out is [rows, n]");
-        if !accumulate {
-            out.fill(0.0);
-        }
-        let tasks = 4 * rayon::current_num_threads();
-        if self.out_major {
-            // Each task reads whole weight rows (output columns) and fills those columns.
-            let per = n.div_ceil(tasks).max(1);
-            let blocks: Vec<Vec<f32>> = (0..n.div_ceil(per))
-                .into_par_iter()
-                .map(|t| {
-                    let cols = t * per..((t + 1) * per).min(n);
-                    let mut local = vec![0.0f32; rows * cols.len()];
-                    simd::dot_rows(x, &self.weight[cols.start * k..cols.end * k], k, &mut local);
-                    local
-                })
-                .collect();
-            for (t, local) in blocks.iter().enumerate() {
-                let width = local.len() / rows;
-                for (dst, src) in out.chunks_exact_mut(n).zip(local.chunks_exact(width)) {
-                    for (d, s) in dst[t * per..t * per + width].iter_mut().zip(src) {
-                        *d += s;
-                    }
-                }
-            }
-        } else {
-            // Each task reads whole weight rows (input features) and sums their share of
-            // every output; the shares are added at the end.
-            let per = k.div_ceil(tasks).max(4).next_multiple_of(4);
-            let parts: Vec<Vec<f32>> = (0..k.div_ceil(per))
-                .into_par_iter()
-                .map(|t| {
-                    let inputs = t * per..((t + 1) * per).min(k);
-                    let mut local = vec![0.0f32; rows * n];
-                    let w = &self.weight[inputs.start * n..inputs.end * n];
-                    kernels::axpy_rows(x, k, inputs.start, w, &mut local);
-                    local
-                })
-                .collect();
-            for part in &parts {
-                out.iter_mut().zip(part).for_each(|(d, s)| *d += s);
-            }
-        }
-    }
-}
-
-/// Up to this many rows, a product streams the weight ([`CpuLinear::few_rows_product`]).
-const FEW_ROWS: usize = 16;
 
 /// `(weight [k, n], k, n, bias)` of a burn linear layer; a missing bias is zeros.
 fn parts_of(linear: Linear) -> (Vec<f32>, usize, usize, Vec<f32>) {
@@ -475,6 +429,34 @@ mod tests {
     }
 
     #[test]
+    fn packed_and_plain_weights_give_the_same_products() {
+        for (k, n) in [(24, 40), (40, 24), (33, 33)] {
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 13 % 29) as f32 - 14.0) / 14.0)
+                .collect();
+            let bias = vec![0.0; n];
+            let plain = CpuLinear {
+                weight: Weight::plain(w.clone(), k, n),
+                bias: bias.clone(),
+                k,
+                n,
+            };
+            let auto = CpuLinear::new(w, k, n, bias);
+            for rows in [1, 5, 50] {
+                let x: Vec<f32> = (0..rows * k)
+                    .map(|i| ((i * 7 % 17) as f32 - 8.0) / 8.0)
+                    .collect();
+                let (mut a, mut b) = (vec![1.0; rows * n], vec![1.0; rows * n]);
+                plain.product(&x, rows, &mut a, true);
+                auto.product(&x, rows, &mut b, true);
+                for (a, b) in a.iter().zip(&b) {
+                    assert!((a - b).abs() < 1e-4, "{k}→{n}, {rows} rows: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_fused_encoder_computes_what_burns_ops_compute() {
         let device = Device::flex();
         for act in [
@@ -509,4 +491,3 @@ mod tests {
         }
     }
 }
-
