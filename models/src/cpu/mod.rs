@@ -6,9 +6,9 @@
 //! that left the ViT-B/32 image tower at 0.62× ONNX Runtime's speed with two thirds of the time
 //! in the matrix kernel (`bench/models.sh`). Here the same layer runs with:
 //! - q, k and v as one product against one fused weight;
-//! - each weight packed once, at load, for an AVX2 + FMA kernel ([`packed`]) that reads it in
-//!   place on every call (elsewhere, stored in the orientation the `gemm` crate runs fastest for
-//!   its shape);
+//! - each weight packed once, at load, for an AVX2 + FMA or AVX-512 kernel ([`packed`]) that
+//!   reads it in place on every call (elsewhere, stored in the orientation the `gemm` crate runs
+//!   fastest for its shape);
 //! - biases, activations and the residual stream folded into passes that touch each row once:
 //!   the out-projection and the second MLP product accumulate straight into the residual, whose
 //!   bias was added while the layer norm had the row in cache;

@@ -1,14 +1,18 @@
-//! Weights packed once, at load, for an AVX2 + FMA matrix kernel, as ONNX Runtime's MLAS packs
-//! its weights: a general matrix library (the `gemm` crate) copies the weight into its panel
-//! layout on every call, a whole extra pass over the weight, and for one image (50 rows) or a
-//! text query (a few rows) that copy costs as much as the product.
+//! Weights packed once, at load, for an AVX2 + FMA (and, where the CPU has it, AVX-512) matrix
+//! kernel, as ONNX Runtime's MLAS packs its weights: a general matrix library (the `gemm` crate)
+//! copies the weight into its panel layout on every call, a whole extra pass over the weight,
+//! and for one image (50 rows) or a text query (a few rows) that copy costs as much as the
+//! product.
 //!
 //! Layout: panels of 16 output columns; panel `p` holds, for every input feature `i` in order,
-//! the 16 weights `W[i, 16p..16p + 16]` (zero beyond the last column). The kernel keeps a 6 × 16
-//! tile of the output in twelve registers, streams the panel, and broadcasts one input value
-//! per row and step; inputs are read in place. Work is split into (row block, panel group)
+//! the 16 weights `W[i, 16p..16p + 16]` (zero beyond the last column). The AVX2 kernel keeps a
+//! 6 × 16 tile of the output in twelve registers, streams the panel, and broadcasts one input
+//! value per row and step, reading inputs in place; the AVX-512 kernel keeps a 14 × 16 tile, one
+//! register a row, and reads a contiguous copy of the inputs' block (14 rows `k` apart would
+//! evict each other from the first-level cache). Work is split into (row block, panel group)
 //! tiles over rayon's threads, and the input dimension into blocks of [`KC`] so a panel's slice
-//! stays in the first-level cache while every row block of the tile reuses it.
+//! stays in the first-level cache while every row of the tile reuses it; a single row tile (a
+//! text query's tokens) reads each panel start to end in one pass instead.
 
 #![allow(unsafe_code)]
 
@@ -30,6 +34,8 @@ pub struct Packed {
     data: Vec<f32>,
     k: usize,
     n: usize,
+    /// The CPU has AVX-512F: one 16-float register per tile row, 14 rows a tile.
+    wide: bool,
 }
 
 impl Packed {
@@ -47,7 +53,12 @@ impl Packed {
                 dst[..c1 - c0].copy_from_slice(&weight[i * n + c0..i * n + c1]);
             }
         }
-        Some(Packed { data, k, n })
+        Some(Packed {
+            data,
+            k,
+            n,
+            wide: wide_available(),
+        })
     }
 
     /// The weight back as a row-major `[k, n]` matrix (for tests).
@@ -87,9 +98,16 @@ impl Packed {
             let (rb, g) = (t / groups, t % groups);
             let rows = rb * MC..((rb + 1) * MC).min(rows);
             let panels = g * per..((g + 1) * per).min(panels);
-            // SAFETY: the CPU has AVX2 and FMA (`new` checked); tiles cover disjoint rows ×
-            // columns of `out`, whose shape was checked above, as is `x`'s; the panels exist.
-            unsafe { x86::tile(self, x, &dst, rows, panels, accumulate) };
+            // SAFETY: the CPU has AVX2 and FMA (`new` checked), and AVX-512F where `wide`;
+            // tiles cover disjoint rows × columns of `out`, whose shape was checked above, as
+            // is `x`'s; the panels exist.
+            unsafe {
+                if self.wide {
+                    x86::tile_wide(self, x, &dst, rows, panels, accumulate)
+                } else {
+                    x86::tile(self, x, &dst, rows, panels, accumulate)
+                }
+            };
         };
         if row_blocks * groups == 1 {
             tile(0);
@@ -104,6 +122,18 @@ pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the 512-bit kernel can run here (AVX-512F, besides what [`available`] needs).
+fn wide_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -141,9 +171,12 @@ mod x86 {
         accumulate: bool,
     ) {
         let (k, n) = (p.k, p.n);
+        // One row tile (a text query's tokens) reuses nothing across row tiles: each panel is
+        // then read start to end in one pass, a plain stream for the prefetcher.
+        let block = if rows.len() <= MR { k } else { KC };
         let mut k0 = 0;
         while k0 < k {
-            let kc = KC.min(k - k0);
+            let kc = block.min(k - k0);
             let first = k0 == 0 && !accumulate;
             for panel in panels.clone() {
                 let b = &p.data[panel * k * NR + k0 * NR..panel * k * NR + (k0 + kc) * NR];
@@ -169,6 +202,106 @@ mod x86 {
                 }
             }
             k0 += kc;
+        }
+    }
+
+    /// Rows per tile of the 512-bit kernel (14 accumulators, one panel row, one broadcast).
+    const MR_WIDE: usize = 14;
+
+    /// [`tile`] with the 512-bit kernel.
+    ///
+    /// # Safety
+    /// As [`tile`], and the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn tile_wide(
+        p: &Packed,
+        x: &[f32],
+        dst: &Dst,
+        rows: Range<usize>,
+        panels: Range<usize>,
+        accumulate: bool,
+    ) {
+        let (k, n) = (p.k, p.n);
+        let block = if rows.len() <= MR_WIDE { k } else { KC };
+        // The block of `x` copied contiguous: 14 rows read in place lie `k` apart, and at
+        // k = 3,072 (12 KiB) they all fall into the same first-level cache sets and evict
+        // each other.
+        let mut copy = vec![0.0f32; rows.len() * block.min(k)];
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = block.min(k - k0);
+            let first = k0 == 0 && !accumulate;
+            for (dst, r) in copy.chunks_exact_mut(kc).zip(rows.clone()) {
+                dst.copy_from_slice(&x[r * k + k0..r * k + k0 + kc]);
+            }
+            for panel in panels.clone() {
+                let b = &p.data[panel * k * NR + k0 * NR..panel * k * NR + (k0 + kc) * NR];
+                let cols = NR.min(n - panel * NR);
+                let mut r = rows.start;
+                while r < rows.end {
+                    let mr = MR_WIDE.min(rows.end - r);
+                    let a = &copy[(r - rows.start) * kc..];
+                    // SAFETY: as in `tile`, with rows of `a` kc apart in `copy`.
+                    unsafe {
+                        let c = dst.0.add(r * n + panel * NR);
+                        macro_rules! rows {
+                            ($($m:literal)*) => {
+                                match mr {
+                                    $($m => micro_wide::<$m>(a, kc, b, kc, c, n, cols, first),)*
+                                    _ => unreachable!("1 to 14 rows"),
+                                }
+                            };
+                        }
+                        rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+                    }
+                    r += mr;
+                }
+            }
+            k0 += kc;
+        }
+    }
+
+    /// [`micro`] in 512-bit registers: one per tile row.
+    ///
+    /// # Safety
+    /// As [`micro`], and the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn micro_wide<const R: usize>(
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        kc: usize,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        first: bool,
+    ) {
+        debug_assert!(R <= MR_WIDE && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        for i in 0..kc {
+            // SAFETY: i < kc, within `b` and within each of the R rows of `a`.
+            unsafe {
+                let bv = _mm512_loadu_ps(bp.add(i * NR));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(r * lda + i)), bv, *acc);
+                }
+            }
+        }
+        let mask: __mmask16 = if cols == NR { !0 } else { (1u16 << cols) - 1 };
+        for (r, acc) in acc.iter().enumerate() {
+            // SAFETY: row r of the tile has `cols` writable values at c + r·ldc; the mask
+            // keeps every load and store within them.
+            unsafe {
+                let row = c.add(r * ldc);
+                let v = if first {
+                    *acc
+                } else {
+                    _mm512_add_ps(*acc, _mm512_maskz_loadu_ps(mask, row))
+                };
+                _mm512_mask_storeu_ps(row, mask, v);
+            }
         }
     }
 
@@ -266,23 +399,27 @@ mod tests {
             let w: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.0)
                 .collect();
-            let packed = Packed::new(&w, k, n).expect("AVX2");
+            let mut packed = Packed::new(&w, k, n).expect("AVX2");
             assert_eq!(packed.unpacked(), w);
             let want = naive(&x, &w, rows, k, n);
-            let mut out = vec![f32::NAN; rows * n];
-            packed.product(&x, rows, &mut out, false);
-            let close = |got: &[f32], scale: f32| {
-                for (g, w) in got.iter().zip(&want) {
-                    assert!(
-                        (g - scale * w).abs() < 1e-3 * (1.0 + w.abs()),
-                        "{rows}×{k}×{n}: {g} vs {}",
-                        scale * w
-                    );
-                }
-            };
-            close(&out, 1.0);
-            packed.product(&x, rows, &mut out, true);
-            close(&out, 2.0);
+            // The 512-bit kernel where the CPU has it, and the 256-bit one always.
+            for wide in [wide_available(), false] {
+                packed.wide = wide;
+                let mut out = vec![f32::NAN; rows * n];
+                packed.product(&x, rows, &mut out, false);
+                let close = |got: &[f32], scale: f32| {
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - scale * w).abs() < 1e-3 * (1.0 + w.abs()),
+                            "{rows}×{k}×{n}: {g} vs {}",
+                            scale * w
+                        );
+                    }
+                };
+                close(&out, 1.0);
+                packed.product(&x, rows, &mut out, true);
+                close(&out, 2.0);
+            }
         }
     }
 }
