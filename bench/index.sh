@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end indexing: Trove (`trove index`) against the Python reference pipeline (PIL full
-# decode + transformers' image processor + PyTorch CLIP B/32), on the same 12 MP JPEGs, the
-# same model config and the same cores. Prints both rates, their ratio, and Trove's peak RSS.
+# End-to-end indexing: Trove (`trove index`) against two Python pipelines on the same 12 MP JPEGs,
+# the same model and the same cores: the tuned one (bench/index_tuned.py: PIL draft-mode decode in
+# a thread pool, transformers' processor, the ONNX Runtime tower, decode overlapped with
+# inference), the strongest peer, and the naive reference (bench/index_reference.py: PIL full
+# decode + PyTorch, as the prototypes do it). Prints the rates, Trove's ratio to each and the
+# peak RSS of each.
 #
 #   bench/index.sh [COUNT=200] [SIZE=4000x3000]
 #
@@ -12,8 +15,12 @@ cd "$(dirname "$0")/.."
 count=${1:-200}
 size=${2:-4000x3000}
 scripts/python-env.sh
+.venv/bin/pip install -q -r bench/onnx-requirements.txt
 model=$PWD/.data/full/clip-vit-base-patch32
 [ -d "$model" ] || .venv/bin/python models/scripts/make_fixtures.py full .data/full
+# The ONNX export of the same checkpoint, checked against PyTorch (bench/models.py).
+onnx=$(TROVE_ONNX_EXPORT_ONLY=1 .venv/bin/python bench/models.py onnx "$model" 2>/dev/null | tail -1 |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["vision"])')
 photos=$PWD/.data/bench-photos-$size
 .venv/bin/python bench/make_photos.py "$photos" "$count" --size "$size"
 # Only the first COUNT photos take part, as hard links in a fresh folder (Trove never follows
@@ -26,15 +33,24 @@ data=$(mktemp -d)
 trap 'rm -rf "$lib" "$data"' EXIT
 /usr/bin/time -f '%M' -o "$data/rss" target/debug/trove --data-dir "$data" --model "$model" --device cpu \
   index "$lib" --json > "$data/trove.json"
-ref=$(.venv/bin/python bench/index_reference.py "$model" "$lib" 2>/dev/null | tail -1)
-python3 - "$data/trove.json" "$ref" "$(cat "$data/rss")" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))["progress"]
-r = json.loads(sys.argv[2])
-rss_mb = int(sys.argv[3]) / 1024
-trove_rate = t["embedded"] / t["elapsed_s"]
-print(json.dumps({"pipeline": "trove", "images": t["embedded"], "seconds": round(t["elapsed_s"], 2),
-                  "images_per_s": round(trove_rate, 2), "peak_rss_mb": round(rss_mb)}))
-print(json.dumps(r))
-print(f"end to end: Trove {trove_rate:.2f} img/s vs reference {r['images_per_s']:.2f} img/s -> {trove_rate / r['images_per_s']:.2f}x; Trove peak RSS {rss_mb:.0f} MB")
+/usr/bin/time -f '%M' -o "$data/tuned-rss" .venv/bin/python bench/index_tuned.py "$model" "$onnx" "$lib" \
+  2>/dev/null | tail -1 > "$data/tuned.json"
+/usr/bin/time -f '%M' -o "$data/ref-rss" .venv/bin/python bench/index_reference.py "$model" "$lib" \
+  2>/dev/null | tail -1 > "$data/ref.json"
+python3 - "$data" <<'PY'
+import json, sys, pathlib
+d = pathlib.Path(sys.argv[1])
+rss = lambda name: round(int((d / name).read_text()) / 1024)
+t = json.loads((d / "trove.json").read_text())["progress"]
+trove = {"pipeline": "trove", "images": t["embedded"], "seconds": round(t["elapsed_s"], 2),
+         "images_per_s": round(t["embedded"] / t["elapsed_s"], 2), "peak_rss_mb": rss("rss")}
+tuned = dict(json.loads((d / "tuned.json").read_text()), peak_rss_mb=rss("tuned-rss"))
+ref = dict(json.loads((d / "ref.json").read_text()), peak_rss_mb=rss("ref-rss"))
+for r in (trove, tuned, ref):
+    print(json.dumps(r))
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"end to end on {cpu}: Trove {trove['images_per_s']:.2f} img/s ({trove['peak_rss_mb']} MB), "
+      f"tuned Python {tuned['images_per_s']:.2f} img/s ({tuned['peak_rss_mb']} MB) -> "
+      f"{trove['images_per_s'] / tuned['images_per_s']:.2f}x, naive Python {ref['images_per_s']:.2f} img/s "
+      f"({ref['peak_rss_mb']} MB) -> {trove['images_per_s'] / ref['images_per_s']:.2f}x")
 PY

@@ -5,6 +5,7 @@ batch N, batch-1 latency, text-query latency) on the same model folder and cores
   models.py torch MODEL_DIR   PyTorch + transformers (the reference implementation)
   models.py onnx MODEL_DIR    ONNX Runtime on the same checkpoint exported to ONNX, as Immich's
                               machine-learning service and clip-as-service run CLIP
+                              (TROVE_ONNX_EXPORT_ONLY=1: export and check, print the path, stop)
 
 The ONNX export (the vision and text towers with their projections and L2 normalisation, batch
 and sequence dynamic) is written once to .data/onnx/<model>/ and checked against PyTorch on the
@@ -114,6 +115,10 @@ elif engine == "onnx":
                      float(np.abs(embed_texts(texts) - text_tower(token_ids(texts)).numpy()).max()))
     if parity > 1e-4:
         sys.exit(f"the ONNX export differs from PyTorch by {parity}")
+    if os.environ.get("TROVE_ONNX_EXPORT_ONLY"):
+        # bench/index.sh wants the checked export, not the timings.
+        print(json.dumps({"vision": str(out / "vision.onnx"), "max_abs_diff_vs_pytorch": parity}))
+        sys.exit(0)
 else:
     sys.exit(f"unknown engine {engine}: torch or onnx")
 
