@@ -20,7 +20,7 @@
 //! burn's own ops remain the path on a GPU.
 
 mod gemm;
-mod kernels;
+pub(crate) mod kernels;
 mod packed;
 
 use burn::nn::{LayerNorm, Linear};
