@@ -277,7 +277,7 @@ mod x86 {
         cols: usize,
         first: bool,
     ) {
-        debug_assert!(R <= MR_WIDE && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
+        assert!(R <= MR_WIDE && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
         let mut acc = [_mm512_setzero_ps(); R];
         let (ap, bp) = (a.as_ptr(), b.as_ptr());
         for i in 0..kc {
@@ -322,7 +322,7 @@ mod x86 {
         cols: usize,
         first: bool,
     ) {
-        debug_assert!(R <= MR && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
+        assert!(R <= MR && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
         let (ap, bp) = (a.as_ptr(), b.as_ptr());
         for i in 0..kc {

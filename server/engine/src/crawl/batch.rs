@@ -26,7 +26,14 @@ pub(super) fn run(
             .into_iter()
             .map(|i| (i.pixels, (i.file, i.image)))
             .unzip();
-        for ((file, image), result) in items.into_iter().zip(embed(stage, &pixels)) {
+        let started = Instant::now();
+        let results = embed(stage, &pixels);
+        tracing::debug!(
+            images = pixels.len(),
+            ms = started.elapsed().as_millis(),
+            "batch embedded"
+        );
+        for ((file, image), result) in items.into_iter().zip(results) {
             let outcome = match result {
                 Ok(vector) => Outcome::Indexed {
                     file,
