@@ -2,12 +2,13 @@
 //! PyTorch (`bench/models.sh` runs all three and prints the ratios).
 //!
 //! `TROVE_BENCH_MODEL=<model folder> cargo bench -p trove-models --bench towers`
-//! (`TROVE_BENCH_BATCH`, default 32; `TROVE_BENCH_TEXT_ROUNDS`, default 30 text queries)
+//! (`TROVE_BENCH_BATCH`, default 32; `TROVE_BENCH_TEXT_ROUNDS`, default 30 text queries;
+//! `TROVE_BENCH_PRECISION=auto` for bf16 products where the CPU has them, default fp32)
 //! Prints one JSON object: images/s at batch 32, batch-1 latency, text-query latency.
 
 use std::time::Instant;
 
-use trove_models::{Compute, DevicePreference, Embedder, Pixels};
+use trove_models::{Compute, DevicePreference, Embedder, Pixels, PrecisionPreference};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -36,7 +37,11 @@ fn main() {
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(32);
-    let compute = Compute::select(pref).expect("device");
+    let precision = match std::env::var("TROVE_BENCH_PRECISION").as_deref() {
+        Ok("auto") => PrecisionPreference::Auto,
+        _ => PrecisionPreference::Fp32,
+    };
+    let compute = Compute::select_with(pref, precision).expect("device");
     let t = Instant::now();
     let model = Embedder::load(dir.as_ref(), &compute).unwrap_or_else(|e| panic!("{dir}: {e}"));
     let load_ms = t.elapsed().as_secs_f64() * 1e3;

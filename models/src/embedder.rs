@@ -94,7 +94,7 @@ impl Embedder {
                 }
                 let mut model = ClipModel::new(cfg, device);
                 let report = load_safetensors(&mut model, &weights, compute.dtype)?;
-                model.prepare_cpu();
+                model.prepare_cpu(compute.bf16);
                 // Probe with the real end-of-text id; the original OpenAI configs say 2.
                 let probe = TextTokenizer::from_file(
                     &path,
@@ -124,7 +124,7 @@ impl Embedder {
                 }
                 let mut model = SiglipModel::new(cfg, device);
                 let report = load_safetensors(&mut model, &weights, compute.dtype)?;
-                model.prepare_cpu();
+                model.prepare_cpu(compute.bf16);
                 let (context, pooling) = (
                     cfg.text_config.max_position_embeddings,
                     TextPooling::LastToken {

@@ -43,7 +43,7 @@ pub mod tokenizer;
 pub mod transformer;
 
 pub use config::{Family, ModelConfig};
-pub use device::{Compute, ComputeKind, DevicePreference};
+pub use device::{Compute, ComputeKind, DevicePreference, PrecisionPreference};
 pub use embedder::{missing_files, Embedder, MODEL_FILES, SENTENCEPIECE_FILE};
 pub use error::{Error, Result};
 pub use preprocess::{Pixels, Preprocessor};

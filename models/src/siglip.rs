@@ -216,9 +216,9 @@ impl SiglipModel {
 
     /// Hands both encoders to the fused CPU kernels when the weights are f32 on the CPU
     /// ([`crate::transformer::Encoder::prepare_cpu`]).
-    pub fn prepare_cpu(&mut self) {
-        self.text_model.encoder.prepare_cpu();
-        self.vision_model.encoder.prepare_cpu();
+    pub fn prepare_cpu(&mut self, bf16: bool) {
+        self.text_model.encoder.prepare_cpu(bf16);
+        self.vision_model.encoder.prepare_cpu(bf16);
     }
 
     /// Image embeddings, not normalised.

@@ -167,9 +167,9 @@ impl Encoder {
     }
 
     /// Moves f32 weights on the CPU to the fused kernels of [`crate::cpu`]; from then on
-    /// `forward` runs there. Call once the checkpoint is loaded. Elsewhere (a GPU, fp16) it
-    /// leaves the layers to burn.
-    pub fn prepare_cpu(&mut self) {
+    /// `forward` runs there, with bf16 matrix products when `bf16` and the CPU has them. Call
+    /// once the checkpoint is loaded. Elsewhere (a GPU, fp16) it leaves the layers to burn.
+    pub fn prepare_cpu(&mut self, bf16: bool) {
         let Some(first) = self.layers.first() else {
             return;
         };
@@ -177,7 +177,7 @@ impl Encoder {
         if weight.device() != Device::flex() || weight.dtype() != DType::F32 {
             return;
         }
-        self.cpu = CpuEncoder::new(std::mem::take(&mut self.layers), self.eps).map(Arc::new);
+        self.cpu = CpuEncoder::new(std::mem::take(&mut self.layers), self.eps, bf16).map(Arc::new);
     }
 
     /// `[batch, seq, hidden]` → `[batch, seq, hidden]`.

@@ -28,6 +28,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use self::gemm::{matmul, MatMut, MatRef, Threads};
+pub use self::packed::bf16_available;
 use self::packed::Packed;
 use crate::config::Activation;
 use crate::transformer::EncoderLayer;
@@ -72,13 +73,19 @@ impl Weight {
 }
 
 impl CpuLinear {
+    /// Whether the products round their factors to bf16.
+    #[cfg(test)]
+    fn is_bf16(&self) -> bool {
+        matches!(&self.weight, Weight::Packed(p) if p.is_bf16())
+    }
+
     /// From an input-major `[k, n]` weight (burn's layout): packed where the CPU runs the
     /// packed kernel; otherwise widening layers are turned output-major, the orientation in
     /// which the `gemm` crate runs them up to twice as fast with few rows (one image).
-    fn new(weight: Vec<f32>, k: usize, n: usize, bias: Vec<f32>) -> Self {
+    fn new(weight: Vec<f32>, k: usize, n: usize, bias: Vec<f32>, bf16: bool) -> Self {
         debug_assert_eq!(weight.len(), k * n);
         debug_assert_eq!(bias.len(), n);
-        let weight = match Packed::new(&weight, k, n) {
+        let weight = match Packed::new(&weight, k, n, bf16) {
             Some(packed) => Weight::Packed(packed),
             None => Weight::plain(weight, k, n),
         };
@@ -86,7 +93,7 @@ impl CpuLinear {
     }
 
     /// Several layers reading the same input, as one layer with their outputs side by side.
-    fn fused(parts: Vec<Linear>) -> Self {
+    fn fused(parts: Vec<Linear>, bf16: bool) -> Self {
         let parts: Vec<(Vec<f32>, usize, usize, Vec<f32>)> =
             parts.into_iter().map(parts_of).collect();
         let k = parts[0].1;
@@ -102,7 +109,7 @@ impl CpuLinear {
             bias.extend(b);
             col += pn;
         }
-        CpuLinear::new(weight, k, n, bias)
+        CpuLinear::new(weight, k, n, bias, bf16)
     }
 
     /// `out (+)= x · W` over `rows` rows; the bias is the caller's to add.
@@ -208,8 +215,10 @@ const SPLIT_ABOVE: usize = 1 << 15;
 
 impl CpuEncoder {
     /// Takes an encoder's layers (their burn tensors are dropped one layer at a time, so the
-    /// weights are never held twice).
-    pub fn new(layers: Vec<EncoderLayer>, eps: f64) -> Option<Self> {
+    /// weights are never held twice). With `bf16`, where the CPU has AVX512_BF16, the matrix
+    /// products round their factors to bf16 and sum in fp32 ([`packed`]); everything else
+    /// stays fp32.
+    pub fn new(layers: Vec<EncoderLayer>, eps: f64, bf16: bool) -> Option<Self> {
         let first = layers.first()?;
         let [hidden, _] = first.self_attn.q_proj.weight.dims();
         let [_, intermediate] = first.mlp.fc1.weight.dims();
@@ -219,23 +228,26 @@ impl CpuEncoder {
             .into_iter()
             .map(|layer| CpuLayer {
                 norm1: norm_of(layer.layer_norm1),
-                qkv: CpuLinear::fused(vec![
-                    layer.self_attn.q_proj,
-                    layer.self_attn.k_proj,
-                    layer.self_attn.v_proj,
-                ]),
+                qkv: CpuLinear::fused(
+                    vec![
+                        layer.self_attn.q_proj,
+                        layer.self_attn.k_proj,
+                        layer.self_attn.v_proj,
+                    ],
+                    bf16,
+                ),
                 out: {
                     let (w, k, n, b) = parts_of(layer.self_attn.out_proj);
-                    CpuLinear::new(w, k, n, b)
+                    CpuLinear::new(w, k, n, b, bf16)
                 },
                 norm2: norm_of(layer.layer_norm2),
                 fc1: {
                     let (w, k, n, b) = parts_of(layer.mlp.fc1);
-                    CpuLinear::new(w, k, n, b)
+                    CpuLinear::new(w, k, n, b, bf16)
                 },
                 fc2: {
                     let (w, k, n, b) = parts_of(layer.mlp.fc2);
-                    CpuLinear::new(w, k, n, b)
+                    CpuLinear::new(w, k, n, b, bf16)
                 },
             })
             .collect();
@@ -441,7 +453,7 @@ mod tests {
                 k,
                 n,
             };
-            let auto = CpuLinear::new(w, k, n, bias);
+            let auto = CpuLinear::new(w, k, n, bias, false);
             for rows in [1, 5, 50] {
                 let x: Vec<f32> = (0..rows * k)
                     .map(|i| ((i * 7 % 17) as f32 - 8.0) / 8.0)
@@ -475,7 +487,7 @@ mod tests {
                     &device,
                 );
                 let want = values(encoder.forward_with_burn(x, causal));
-                let fused = CpuEncoder::new(encoder.layers.clone(), 1e-5).expect("layers");
+                let fused = CpuEncoder::new(encoder.layers.clone(), 1e-5, false).expect("layers");
                 let mut got = input;
                 fused.forward(&mut got, batch, seq, causal);
                 let worst = got
@@ -488,6 +500,35 @@ mod tests {
                     "{act:?} {batch}×{seq} causal={causal}: off by {worst}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_bf16_encoder_stays_close_to_fp32() {
+        if !bf16_available() {
+            eprintln!("skipped: this CPU has no AVX512_BF16");
+            return;
+        }
+        let encoder = random_encoder(Activation::QuickGelu);
+        let fp32 = CpuEncoder::new(encoder.layers.clone(), 1e-5, false).expect("layers");
+        let bf16 = CpuEncoder::new(encoder.layers.clone(), 1e-5, true).expect("layers");
+        assert!(bf16.layers[0].fc1.is_bf16() && !fp32.layers[0].fc1.is_bf16());
+        let (batch, seq) = (4, 20);
+        let input: Vec<f32> = (0..batch * seq * 32)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let (mut a, mut b) = (input.clone(), input);
+        fp32.forward(&mut a, batch, seq, false);
+        bf16.forward(&mut b, batch, seq, false);
+        for (row, (a, b)) in a.chunks(32).zip(b.chunks(32)).enumerate() {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let cosine = dot / (norm(a) * norm(b));
+            assert!(cosine > 0.999, "row {row}: cosine {cosine}");
+            assert!(
+                a != b,
+                "row {row}: bf16 gave exactly the fp32 values (not run in bf16?)"
+            );
         }
     }
 }

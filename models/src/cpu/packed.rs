@@ -13,8 +13,19 @@
 //! tiles over rayon's threads, and the input dimension into blocks of [`KC`] so a panel's slice
 //! stays in the first-level cache while every row of the tile reuses it; a single row tile (a
 //! text query's tokens) reads each panel start to end in one pass instead.
+//!
+//! Reduced precision ([`Packed::new`] with `bf16`, where the CPU has AVX512_BF16): the panels
+//! hold bf16 weights, two input features per 32-bit lane, and each product first rounds its
+//! inputs to bf16 once (into a per-thread buffer, blocked as the kernel reads it). The kernel
+//! is the 14 × 16 tile again, with `vdpbf16ps`: one instruction multiplies two input features
+//! by a panel row pair and adds both products to the fp32 accumulators, twice the work of an
+//! fp32 FMA, on half the bytes of weight. Sums stay fp32; only the factors are rounded
+//! (8 significant bits), so a product's relative error stays near 2⁻⁹ per term and averages
+//! out over the sum.
 
 #![allow(unsafe_code)]
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -24,28 +35,72 @@ const NR: usize = 16;
 const MR: usize = 6;
 /// Input features per pass over a tile (a panel's slice: 16 KiB).
 const KC: usize = 256;
+/// Input features per pass over a bf16 tile (a panel's slice: 12 KiB, a tile's inputs:
+/// 10.5 KiB; 256 left the tile re-reading its outputs twice as often, 512 overflowed the
+/// first-level cache).
+const KC_BF16: usize = 384;
 /// Rows per task.
 const MC: usize = 96;
 /// Panels per task.
 const PANELS: usize = 8;
 
+/// Which kernel a packed weight is laid out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// fp32, 6 × 16 tiles in 256-bit registers.
+    Avx2,
+    /// fp32, 14 × 16 tiles, one 512-bit register a row.
+    Avx512,
+    /// bf16 factors, fp32 sums, 14 × 16 tiles (`vdpbf16ps`).
+    Bf16,
+}
+
 /// A `[k, n]` weight packed for [`Packed::product`].
 pub struct Packed {
+    /// fp32 panels (the fp32 kernels).
     data: Vec<f32>,
+    /// bf16 panels (the bf16 kernel): per input pair `2i, 2i + 1`, 16 lanes of
+    /// `W[2i, c] | W[2i + 1, c] << 16` (zero past `k` and past `n`).
+    pairs: Vec<u32>,
     k: usize,
     n: usize,
-    /// The CPU has AVX-512F: one 16-float register per tile row, 14 rows a tile.
-    wide: bool,
+    kernel: Kernel,
 }
 
 impl Packed {
-    /// Packs a row-major `[k, n]` weight; `None` when this CPU lacks AVX2 or FMA.
-    pub fn new(weight: &[f32], k: usize, n: usize) -> Option<Self> {
+    /// Packs a row-major `[k, n]` weight, as bf16 when `bf16` and the CPU has AVX512_BF16
+    /// ([`bf16_available`]); `None` when this CPU lacks AVX2 or FMA.
+    pub fn new(weight: &[f32], k: usize, n: usize, bf16: bool) -> Option<Self> {
         if !available() {
             return None;
         }
         assert_eq!(weight.len(), k * n, "weight is [k, n]");
         let panels = n.div_ceil(NR);
+        if bf16 && bf16_available() {
+            let k2 = k.div_ceil(2);
+            let mut pairs = vec![0u32; panels * k2 * NR];
+            for (p, panel) in pairs.chunks_exact_mut(k2 * NR).enumerate() {
+                let (c0, c1) = (p * NR, (p * NR + NR).min(n));
+                for (i, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                    for (c, lane) in (c0..c1).zip(dst.iter_mut()) {
+                        let even = to_bf16(weight[2 * i * n + c]);
+                        let odd = if 2 * i + 1 < k {
+                            to_bf16(weight[(2 * i + 1) * n + c])
+                        } else {
+                            0
+                        };
+                        *lane = u32::from(even) | u32::from(odd) << 16;
+                    }
+                }
+            }
+            return Some(Packed {
+                data: Vec::new(),
+                pairs,
+                k,
+                n,
+                kernel: Kernel::Bf16,
+            });
+        }
         let mut data = vec![0.0f32; panels * k * NR];
         for (p, panel) in data.chunks_exact_mut(k * NR).enumerate() {
             let (c0, c1) = (p * NR, (p * NR + NR).min(n));
@@ -55,10 +110,21 @@ impl Packed {
         }
         Some(Packed {
             data,
+            pairs: Vec::new(),
             k,
             n,
-            wide: wide_available(),
+            kernel: if wide_available() {
+                Kernel::Avx512
+            } else {
+                Kernel::Avx2
+            },
         })
+    }
+
+    /// Whether products round their factors to bf16.
+    #[cfg(test)]
+    pub fn is_bf16(&self) -> bool {
+        self.kernel == Kernel::Bf16
     }
 
     /// The weight back as a row-major `[k, n]` matrix (for tests).
@@ -88,33 +154,138 @@ impl Packed {
             }
             return;
         }
-        let panels = n.div_ceil(NR);
-        let row_blocks = rows.div_ceil(MC);
-        // Enough tasks for every thread even when there is one row block (one image).
-        let per = PANELS.min(panels.div_ceil(4 * rayon::current_num_threads()).max(1));
-        let groups = panels.div_ceil(per);
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no weight is packed off x86-64 (`available` is false there)");
+        #[cfg(target_arch = "x86_64")]
+        if self.kernel == Kernel::Bf16 {
+            self.product_bf16(x, rows, out, accumulate);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         let dst = Dst(out.as_mut_ptr());
-        let tile = |t: usize| {
-            let (rb, g) = (t / groups, t % groups);
-            let rows = rb * MC..((rb + 1) * MC).min(rows);
-            let panels = g * per..((g + 1) * per).min(panels);
-            // SAFETY: the CPU has AVX2 and FMA (`new` checked), and AVX-512F where `wide`;
+        #[cfg(target_arch = "x86_64")]
+        self.tiles(rows, MC, |rows, panels| {
+            // SAFETY: the CPU has AVX2 and FMA (`new` checked), and AVX-512F for `Avx512`;
             // tiles cover disjoint rows × columns of `out`, whose shape was checked above, as
             // is `x`'s; the panels exist.
             unsafe {
-                if self.wide {
+                if self.kernel == Kernel::Avx512 {
                     x86::tile_wide(self, x, &dst, rows, panels, accumulate)
                 } else {
                     x86::tile(self, x, &dst, rows, panels, accumulate)
                 }
             };
+        });
+    }
+
+    /// The bf16 product: `x` rounded to bf16 pairs once, into a per-thread buffer laid out as
+    /// the kernel reads it, then the tiles. Layout: per block of input features, per tile of
+    /// 14 rows (the last padded with zeros), per pair step the 14 rows' pairs side by side, so
+    /// the kernel reads a whole tile through one pointer (14 row pointers would not fit in the
+    /// general registers, and their spills cost a third of the kernel's time).
+    #[cfg(target_arch = "x86_64")]
+    fn product_bf16(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
+        let k = self.k;
+        let tiles = rows.div_ceil(x86::MR_WIDE);
+        // All rows in one tile (a text query): each panel read start to end in one pass.
+        let block = if tiles == 1 { k } else { KC_BF16 };
+        // Taken, not borrowed: a rayon thread waiting in one product may run a task of
+        // another, which then finds the buffer gone and uses a fresh one.
+        let mut halves = SCRATCH.with(std::cell::Cell::take);
+        halves.clear();
+        halves.resize(tiles * x86::MR_WIDE * k.div_ceil(2), 0);
+        let mut k0 = 0;
+        let mut rest = &mut halves[..];
+        while k0 < k {
+            let kc = block.min(k - k0);
+            let kc2 = kc.div_ceil(2);
+            let (region, tail) = rest.split_at_mut(tiles * x86::MR_WIDE * kc2);
+            let convert = |(t, dst): (usize, &mut [u32])| {
+                let mut pairs = vec![0u32; kc2];
+                for r in 0..x86::MR_WIDE.min(rows - t * x86::MR_WIDE) {
+                    let row = t * x86::MR_WIDE + r;
+                    // SAFETY: `new` made `Bf16` panels only where the CPU has AVX512_BF16.
+                    unsafe { x86::to_pairs(&x[row * k + k0..row * k + k0 + kc], &mut pairs) };
+                    for (i, v) in pairs.iter().enumerate() {
+                        dst[i * x86::MR_WIDE + r] = *v;
+                    }
+                }
+            };
+            let chunks = region.chunks_exact_mut(x86::MR_WIDE * kc2);
+            if rows * kc < CONVERT_SPLIT {
+                chunks.enumerate().for_each(convert);
+            } else {
+                region
+                    .par_chunks_exact_mut(x86::MR_WIDE * kc2)
+                    .enumerate()
+                    .for_each(convert);
+            }
+            rest = tail;
+            k0 += kc;
+        }
+        let dst = Dst(out.as_mut_ptr());
+        let halves_ref = &halves;
+        // Row blocks of whole 14-row tiles.
+        self.tiles(rows, 7 * x86::MR_WIDE, |tile_rows, panels| {
+            // SAFETY: as in `product`; the CPU has AVX512_BF16 (`Bf16` panels exist only
+            // there), `halves` holds every tile's pairs as laid out above, and row blocks
+            // start on tile boundaries.
+            unsafe {
+                x86::tile_bf16(
+                    self, halves_ref, tiles, block, &dst, tile_rows, panels, accumulate,
+                )
+            };
+        });
+        SCRATCH.with(|s| s.set(halves));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    /// Runs `tile(rows, panels)` over (block of `mc` rows, panel group) tasks on rayon's
+    /// threads.
+    fn tiles(&self, rows: usize, mc: usize, tile: impl Fn(Range<usize>, Range<usize>) + Sync) {
+        let panels = self.n.div_ceil(NR);
+        let row_blocks = rows.div_ceil(mc);
+        // Enough tasks for every thread even when there is one row block (one image).
+        let per = PANELS.min(panels.div_ceil(4 * rayon::current_num_threads()).max(1));
+        let groups = panels.div_ceil(per);
+        let task = |t: usize| {
+            let (rb, g) = (t / groups, t % groups);
+            tile(
+                rb * mc..((rb + 1) * mc).min(rows),
+                g * per..((g + 1) * per).min(panels),
+            );
         };
         if row_blocks * groups == 1 {
-            tile(0);
+            task(0);
         } else {
-            (0..row_blocks * groups).into_par_iter().for_each(tile);
+            (0..row_blocks * groups).into_par_iter().for_each(task);
         }
     }
+}
+
+/// Inputs converted at once on one thread below this many values (a text query).
+#[cfg(target_arch = "x86_64")]
+const CONVERT_SPLIT: usize = 1 << 16;
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// The bf16 input pairs of the product running on this thread.
+    static SCRATCH: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// `x` rounded to the nearest bf16 (ties to even), as its top 16 bits; NaN stays NaN.
+pub(crate) fn to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return (bits >> 16) as u16 | 0x40;
+    }
+    (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+/// The f32 a bf16 stands for.
+#[cfg(test)]
+fn from_bf16(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
 }
 
 /// Whether the packed kernel can run here.
@@ -122,6 +293,19 @@ pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the bf16 kernel can run here (AVX-512F and AVX512_BF16, besides what
+/// [`available`] needs).
+pub fn bf16_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        wide_available() && std::arch::is_x86_feature_detected!("avx512bf16")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -205,8 +389,8 @@ mod x86 {
         }
     }
 
-    /// Rows per tile of the 512-bit kernel (14 accumulators, one panel row, one broadcast).
-    const MR_WIDE: usize = 14;
+    /// Rows per tile of the 512-bit kernels (14 accumulators, one panel row, one broadcast).
+    pub const MR_WIDE: usize = 14;
 
     /// [`tile`] with the 512-bit kernel.
     ///
@@ -305,6 +489,203 @@ mod x86 {
         }
     }
 
+    /// [`tile_wide`] on bf16 pairs: `halves` holds the input of all `tiles` row tiles as
+    /// [`Packed::product_bf16`] lays it out, in blocks of `block` input features.
+    ///
+    /// # Safety
+    /// As [`tile_wide`], and the CPU has AVX512_BF16; `p` holds bf16 panels; `rows` starts
+    /// on a tile boundary.
+    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_bf16(
+        p: &Packed,
+        halves: &[u32],
+        tiles: usize,
+        block: usize,
+        dst: &Dst,
+        rows: Range<usize>,
+        panels: Range<usize>,
+        accumulate: bool,
+    ) {
+        let (k, n) = (p.k, p.n);
+        let k2 = k.div_ceil(2);
+        let span = tiles * MR_WIDE;
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = block.min(k - k0);
+            let kc2 = kc.div_ceil(2);
+            // Every block before this one is `block` wide, an even number.
+            let region = &halves[span * (k0 / 2)..span * (k0 / 2) + span * kc2];
+            let first = k0 == 0 && !accumulate;
+            for panel in panels.clone() {
+                let b = &p.pairs[panel * k2 * NR + (k0 / 2) * NR..][..kc2 * NR];
+                let cols = NR.min(n - panel * NR);
+                let mut r = rows.start;
+                while r < rows.end {
+                    let mr = MR_WIDE.min(rows.end - r);
+                    let a = &region[(r / MR_WIDE) * MR_WIDE * kc2..][..MR_WIDE * kc2];
+                    // SAFETY: the tile's kc2 pair steps of 14 are `a`, `dst`'s rows lie n
+                    // apart (columns panel·16..+cols), `b` holds kc2 pair steps of 16.
+                    unsafe {
+                        let c = dst.0.add(r * n + panel * NR);
+                        macro_rules! rows {
+                            ($($m:literal)*) => {
+                                match mr {
+                                    $($m => micro_bf16::<$m>(a, b, kc2, c, n, cols, first),)*
+                                    _ => unreachable!("1 to 14 rows"),
+                                }
+                            };
+                        }
+                        rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+                    }
+                    r += mr;
+                }
+            }
+            k0 += kc;
+        }
+    }
+
+    /// `C[R × cols] (+)= A[R × 2kc2] · B[2kc2 × 16]` on bf16 pairs, the tile in registers:
+    /// each step broadcasts one input pair per row against one pair row of the panel.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and AVX512_BF16; `a` holds kc2 steps of 14 pairs (rows side by
+    /// side), `b` kc2 steps of 16; `c` addresses `R` rows `ldc` apart with `cols` writable
+    /// values each.
+    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
+    unsafe fn micro_bf16<const R: usize>(
+        a: &[u32],
+        b: &[u32],
+        kc2: usize,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        first: bool,
+    ) {
+        assert!(R <= MR_WIDE && b.len() >= kc2 * NR && a.len() >= kc2 * MR_WIDE && kc2 > 0);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        if R == MR_WIDE {
+            // SAFETY: as below; the loop reads kc2 steps of 16 from `b` and of 14 from `a`.
+            unsafe { full_tile_bf16(&mut acc, ap, bp, kc2) };
+        } else {
+            for i in 0..kc2 {
+                // SAFETY: i < kc2, within `b` and `a`; both vector types are 64 bytes of plain
+                // bits.
+                unsafe {
+                    let bv: __m512bh =
+                        std::mem::transmute(_mm512_loadu_si512(bp.add(i * NR).cast()));
+                    let step = ap.add(i * MR_WIDE);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let av: __m512bh =
+                            std::mem::transmute(_mm512_set1_epi32(*step.add(r) as i32));
+                        *acc = _mm512_dpbf16_ps(*acc, av, bv);
+                    }
+                }
+            }
+        }
+        let mask: __mmask16 = if cols == NR { !0 } else { (1u16 << cols) - 1 };
+        for (r, acc) in acc.iter().enumerate() {
+            // SAFETY: as in `micro_wide`.
+            unsafe {
+                let row = c.add(r * ldc);
+                let v = if first {
+                    *acc
+                } else {
+                    _mm512_add_ps(*acc, _mm512_maskz_loadu_ps(mask, row))
+                };
+                _mm512_mask_storeu_ps(row, mask, v);
+            }
+        }
+    }
+
+    /// The steps of a whole 14-row bf16 tile, in assembly: each input pair is broadcast by
+    /// the multiply itself (`{1to16}`), which the compiler does not emit for these
+    /// intrinsics; a separate broadcast per row and step cost a quarter of the kernel's
+    /// speed.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and AVX512_BF16; `acc` has 14 accumulators (a slice of any other
+    /// length panics); `ap` addresses `kc2 · 14` and `bp` `kc2 · 16` readable values;
+    /// `kc2 > 0`.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn full_tile_bf16(acc: &mut [__m512], ap: *const u32, bp: *const u32, kc2: usize) {
+        let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13] = acc else {
+            panic!("a full tile has 14 rows");
+        };
+        // SAFETY: the caller's contract; the loop runs kc2 ≥ 1 times, reading 56 bytes at
+        // `ap` and 64 at `bp` per step, and writes only the named registers.
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "vmovups {b}, zmmword ptr [{bp}]",
+                "vdpbf16ps {a0}, {b}, dword ptr [{ap}]{{1to16}}",
+                "vdpbf16ps {a1}, {b}, dword ptr [{ap} + 4]{{1to16}}",
+                "vdpbf16ps {a2}, {b}, dword ptr [{ap} + 8]{{1to16}}",
+                "vdpbf16ps {a3}, {b}, dword ptr [{ap} + 12]{{1to16}}",
+                "vdpbf16ps {a4}, {b}, dword ptr [{ap} + 16]{{1to16}}",
+                "vdpbf16ps {a5}, {b}, dword ptr [{ap} + 20]{{1to16}}",
+                "vdpbf16ps {a6}, {b}, dword ptr [{ap} + 24]{{1to16}}",
+                "vdpbf16ps {a7}, {b}, dword ptr [{ap} + 28]{{1to16}}",
+                "vdpbf16ps {a8}, {b}, dword ptr [{ap} + 32]{{1to16}}",
+                "vdpbf16ps {a9}, {b}, dword ptr [{ap} + 36]{{1to16}}",
+                "vdpbf16ps {a10}, {b}, dword ptr [{ap} + 40]{{1to16}}",
+                "vdpbf16ps {a11}, {b}, dword ptr [{ap} + 44]{{1to16}}",
+                "vdpbf16ps {a12}, {b}, dword ptr [{ap} + 48]{{1to16}}",
+                "vdpbf16ps {a13}, {b}, dword ptr [{ap} + 52]{{1to16}}",
+                "add {ap}, 56",
+                "add {bp}, 64",
+                "dec {n}",
+                "jnz 2b",
+                ap = inout(reg) ap => _,
+                bp = inout(reg) bp => _,
+                n = inout(reg) kc2 => _,
+                b = out(zmm_reg) _,
+                a0 = inout(zmm_reg) *a0,
+                a1 = inout(zmm_reg) *a1,
+                a2 = inout(zmm_reg) *a2,
+                a3 = inout(zmm_reg) *a3,
+                a4 = inout(zmm_reg) *a4,
+                a5 = inout(zmm_reg) *a5,
+                a6 = inout(zmm_reg) *a6,
+                a7 = inout(zmm_reg) *a7,
+                a8 = inout(zmm_reg) *a8,
+                a9 = inout(zmm_reg) *a9,
+                a10 = inout(zmm_reg) *a10,
+                a11 = inout(zmm_reg) *a11,
+                a12 = inout(zmm_reg) *a12,
+                a13 = inout(zmm_reg) *a13,
+                options(nostack, readonly),
+            );
+        }
+    }
+
+    /// `src` rounded to bf16 (ties to even) as pairs: `dst[i] = bf16(src[2i]) |
+    /// bf16(src[2i + 1]) << 16`, zero past the end of `src`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and AVX512_BF16.
+    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
+    pub unsafe fn to_pairs(src: &[f32], dst: &mut [u32]) {
+        assert_eq!(dst.len(), src.len().div_ceil(2));
+        let whole = src.len() / 32;
+        for j in 0..whole {
+            // SAFETY: 32 values from 32j are within `src`, 16 pairs from 16j within `dst`;
+            // `cvtne2ps_pbh(hi, lo)` puts lo's 16 values first, then hi's, in order.
+            unsafe {
+                let lo = _mm512_loadu_ps(src.as_ptr().add(32 * j));
+                let hi = _mm512_loadu_ps(src.as_ptr().add(32 * j + 16));
+                let h: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+                _mm512_storeu_si512(dst.as_mut_ptr().add(16 * j).cast(), h);
+            }
+        }
+        for (i, d) in dst.iter_mut().enumerate().skip(16 * whole) {
+            let even = super::to_bf16(src[2 * i]);
+            let odd = src.get(2 * i + 1).map_or(0, |&v| super::to_bf16(v));
+            *d = u32::from(even) | u32::from(odd) << 16;
+        }
+    }
+
     /// `C[R × cols] (+)= A[R × kc] · B[kc × 16]`, the tile in registers.
     ///
     /// # Safety
@@ -399,12 +780,17 @@ mod tests {
             let w: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.0)
                 .collect();
-            let mut packed = Packed::new(&w, k, n).expect("AVX2");
+            let mut packed = Packed::new(&w, k, n, false).expect("AVX2");
             assert_eq!(packed.unpacked(), w);
             let want = naive(&x, &w, rows, k, n);
             // The 512-bit kernel where the CPU has it, and the 256-bit one always.
-            for wide in [wide_available(), false] {
-                packed.wide = wide;
+            let kernels = if wide_available() {
+                vec![Kernel::Avx512, Kernel::Avx2]
+            } else {
+                vec![Kernel::Avx2]
+            };
+            for kernel in kernels {
+                packed.kernel = kernel;
                 let mut out = vec![f32::NAN; rows * n];
                 packed.product(&x, rows, &mut out, false);
                 let close = |got: &[f32], scale: f32| {
@@ -419,6 +805,116 @@ mod tests {
                 close(&out, 1.0);
                 packed.product(&x, rows, &mut out, true);
                 close(&out, 2.0);
+            }
+        }
+    }
+
+    #[test]
+    fn bf16_rounds_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
+        // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even one, 1.
+        assert_eq!(from_bf16(to_bf16(1.0 + 1.0 / 256.0)), 1.0);
+        // Just above halfway rounds up.
+        assert_eq!(
+            from_bf16(to_bf16(1.0 + 1.0 / 256.0 + 1.0 / 4096.0)),
+            1.0 + 1.0 / 128.0
+        );
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        assert_eq!(from_bf16(to_bf16(f32::INFINITY)), f32::INFINITY);
+        assert_eq!(from_bf16(to_bf16(f32::MAX)), f32::INFINITY);
+    }
+
+    #[test]
+    fn bf16_products_match_the_definition_on_rounded_factors() {
+        if !bf16_available() {
+            eprintln!("skipped: this CPU has no AVX512_BF16");
+            return;
+        }
+        // Odd k (a half-empty last pair), partial tiles and panels, several input blocks,
+        // one row (one pass), and many rows (blocked inputs, converted in parallel).
+        for (rows, k, n) in [
+            (1, 3, 5),
+            (7, 301, 37),
+            (13, 513, 16),
+            (15, 300, 40),
+            (100, 64, 200),
+            (2, 1, 1),
+            (230, 771, 33),
+        ] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i * 7 % 19) as f32 - 9.0) / 9.3)
+                .collect();
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.7)
+                .collect();
+            let packed = Packed::new(&w, k, n, true).expect("AVX-512");
+            assert!(packed.is_bf16());
+            // Products of bf16 values are exact in f32: only the order of the sums differs.
+            let round = |v: &[f32]| v.iter().map(|&f| from_bf16(to_bf16(f))).collect::<Vec<_>>();
+            let want = naive(&round(&x), &round(&w), rows, k, n);
+            let mut out = vec![f32::NAN; rows * n];
+            packed.product(&x, rows, &mut out, false);
+            for (g, w) in out.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                    "{rows}×{k}×{n}: {g} vs {w}"
+                );
+            }
+            packed.product(&x, rows, &mut out, true);
+            for (g, w) in out.iter().zip(&want) {
+                assert!(
+                    (g - 2.0 * w).abs() < 2e-4 * (1.0 + w.abs()),
+                    "{rows}×{k}×{n}: {g} vs {}",
+                    2.0 * w
+                );
+            }
+            // And within bf16's error of the exact product.
+            let exact = naive(&x, &w, rows, k, n);
+            let scale = (k as f32).sqrt();
+            for (g, e) in out.iter().zip(&exact) {
+                assert!(
+                    (g - 2.0 * e).abs() < 2.0 * scale * 2e-2,
+                    "{rows}×{k}×{n}: {g} vs {}",
+                    2.0 * e
+                );
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod speed {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn gflops() {
+        for (rows, k, n) in [
+            (1600, 768, 2304),
+            (1600, 768, 3072),
+            (1600, 3072, 768),
+            (50, 768, 3072),
+        ] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i * 7 % 19) as f32 - 9.0) / 9.3)
+                .collect();
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.7)
+                .collect();
+            for bf16 in [false, true] {
+                let p = Packed::new(&w, k, n, bf16).unwrap();
+                let mut out = vec![0.0; rows * n];
+                p.product(&x, rows, &mut out, false);
+                let t = std::time::Instant::now();
+                let reps = 10;
+                for _ in 0..reps {
+                    p.product(&x, rows, &mut out, false);
+                }
+                let s = t.elapsed().as_secs_f64() / reps as f64;
+                eprintln!(
+                    "{rows}x{k}x{n} bf16={bf16}: {:.2} ms, {:.1} GFLOP/s",
+                    s * 1e3,
+                    2.0 * (rows * k * n) as f64 / s / 1e9
+                );
             }
         }
     }
