@@ -157,86 +157,103 @@ impl Packed {
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("no weight is packed off x86-64 (`available` is false there)");
         #[cfg(target_arch = "x86_64")]
-        if self.kernel == Kernel::Bf16 {
-            self.product_bf16(x, rows, out, accumulate);
-            return;
+        if self.kernel == Kernel::Avx2 {
+            let dst = Dst(out.as_mut_ptr());
+            self.tiles(rows, MC, |rows, panels| {
+                // SAFETY: the CPU has AVX2 and FMA (`new` checked); tiles cover disjoint rows ×
+                // columns of `out`, whose shape was checked above, as is `x`'s; the panels
+                // exist.
+                unsafe { x86::tile(self, x, &dst, rows, panels, accumulate) };
+            });
+        } else {
+            self.product_interleaved(x, rows, out, accumulate);
         }
-        #[cfg(target_arch = "x86_64")]
-        let dst = Dst(out.as_mut_ptr());
-        #[cfg(target_arch = "x86_64")]
-        self.tiles(rows, MC, |rows, panels| {
-            // SAFETY: the CPU has AVX2 and FMA (`new` checked), and AVX-512F for `Avx512`;
-            // tiles cover disjoint rows × columns of `out`, whose shape was checked above, as
-            // is `x`'s; the panels exist.
-            unsafe {
-                if self.kernel == Kernel::Avx512 {
-                    x86::tile_wide(self, x, &dst, rows, panels, accumulate)
-                } else {
-                    x86::tile(self, x, &dst, rows, panels, accumulate)
-                }
-            };
-        });
     }
 
-    /// The bf16 product: `x` rounded to bf16 pairs once, into a per-thread buffer laid out as
-    /// the kernel reads it, then the tiles. Layout: per block of input features, per tile of
-    /// 14 rows (the last padded with zeros), per pair step the 14 rows' pairs side by side, so
-    /// the kernel reads a whole tile through one pointer (14 row pointers would not fit in the
-    /// general registers, and their spills cost a third of the kernel's time).
+    /// A 512-bit kernel's product: `x` interleaved once (rounded to bf16 pairs for the bf16
+    /// kernel) into a per-thread buffer laid out as the kernel reads it, then the tiles.
+    /// Layout: per block of input features, per tile of 14 rows (the last padded with zeros),
+    /// per step the 14 rows' values (or pairs) side by side, so the kernel reads a whole tile
+    /// through one pointer (14 row pointers do not fit in the general registers, and their
+    /// spills cost a third of the kernel's time) and with the broadcast folded into the
+    /// multiply.
     #[cfg(target_arch = "x86_64")]
-    fn product_bf16(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
+    fn product_interleaved(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
+        use x86::MR_WIDE;
         let k = self.k;
-        let tiles = rows.div_ceil(x86::MR_WIDE);
+        let bf16 = self.kernel == Kernel::Bf16;
+        let per_value = |features: usize| if bf16 { features.div_ceil(2) } else { features };
+        let tiles = rows.div_ceil(MR_WIDE);
         // All rows in one tile (a text query): each panel read start to end in one pass.
-        let block = if tiles == 1 { k } else { KC_BF16 };
+        let block = match (tiles, bf16) {
+            (1, _) => k,
+            (_, true) => KC_BF16,
+            (_, false) => KC,
+        };
         // Taken, not borrowed: a rayon thread waiting in one product may run a task of
         // another, which then finds the buffer gone and uses a fresh one.
-        let mut halves = SCRATCH.with(std::cell::Cell::take);
-        halves.clear();
-        halves.resize(tiles * x86::MR_WIDE * k.div_ceil(2), 0);
+        let mut steps = SCRATCH.with(std::cell::Cell::take);
+        steps.clear();
+        steps.resize(tiles * MR_WIDE * per_value(k), 0);
         let mut k0 = 0;
-        let mut rest = &mut halves[..];
+        let mut rest = &mut steps[..];
         while k0 < k {
             let kc = block.min(k - k0);
-            let kc2 = kc.div_ceil(2);
-            let (region, tail) = rest.split_at_mut(tiles * x86::MR_WIDE * kc2);
-            let convert = |(t, dst): (usize, &mut [u32])| {
-                let mut pairs = vec![0u32; kc2];
-                for r in 0..x86::MR_WIDE.min(rows - t * x86::MR_WIDE) {
-                    let row = t * x86::MR_WIDE + r;
-                    // SAFETY: `new` made `Bf16` panels only where the CPU has AVX512_BF16.
-                    unsafe { x86::to_pairs(&x[row * k + k0..row * k + k0 + kc], &mut pairs) };
-                    for (i, v) in pairs.iter().enumerate() {
-                        dst[i * x86::MR_WIDE + r] = *v;
+            let sc = per_value(kc);
+            let (region, tail) = rest.split_at_mut(tiles * MR_WIDE * sc);
+            let interleave = |(t, dst): (usize, &mut [u32])| {
+                let mut row_steps = vec![0u32; if bf16 { sc } else { 0 }];
+                for r in 0..MR_WIDE.min(rows - t * MR_WIDE) {
+                    let row = t * MR_WIDE + r;
+                    let src = &x[row * k + k0..row * k + k0 + kc];
+                    if bf16 {
+                        // SAFETY: `new` made `Bf16` panels only where the CPU has
+                        // AVX512_BF16.
+                        unsafe { x86::to_pairs(src, &mut row_steps) };
+                        for (i, v) in row_steps.iter().enumerate() {
+                            dst[i * MR_WIDE + r] = *v;
+                        }
+                    } else {
+                        for (i, v) in src.iter().enumerate() {
+                            dst[i * MR_WIDE + r] = v.to_bits();
+                        }
                     }
                 }
             };
-            let chunks = region.chunks_exact_mut(x86::MR_WIDE * kc2);
             if rows * kc < CONVERT_SPLIT {
-                chunks.enumerate().for_each(convert);
+                region
+                    .chunks_exact_mut(MR_WIDE * sc)
+                    .enumerate()
+                    .for_each(interleave);
             } else {
                 region
-                    .par_chunks_exact_mut(x86::MR_WIDE * kc2)
+                    .par_chunks_exact_mut(MR_WIDE * sc)
                     .enumerate()
-                    .for_each(convert);
+                    .for_each(interleave);
             }
             rest = tail;
             k0 += kc;
         }
         let dst = Dst(out.as_mut_ptr());
-        let halves_ref = &halves;
+        let steps_ref = &steps;
         // Row blocks of whole 14-row tiles.
-        self.tiles(rows, 7 * x86::MR_WIDE, |tile_rows, panels| {
-            // SAFETY: as in `product`; the CPU has AVX512_BF16 (`Bf16` panels exist only
-            // there), `halves` holds every tile's pairs as laid out above, and row blocks
-            // start on tile boundaries.
+        self.tiles(rows, 7 * MR_WIDE, |tile_rows, panels| {
+            // SAFETY: as in `product`; the CPU has AVX-512F (`Avx512` and `Bf16` panels exist
+            // only there) and AVX512_BF16 for `Bf16`; `steps` holds every tile's input as laid
+            // out above, and row blocks start on tile boundaries.
             unsafe {
-                x86::tile_bf16(
-                    self, halves_ref, tiles, block, &dst, tile_rows, panels, accumulate,
-                )
+                if bf16 {
+                    x86::tile_bf16(
+                        self, steps_ref, tiles, block, &dst, tile_rows, panels, accumulate,
+                    )
+                } else {
+                    x86::tile_wide(
+                        self, steps_ref, tiles, block, &dst, tile_rows, panels, accumulate,
+                    )
+                }
             };
         });
-        SCRATCH.with(|s| s.set(halves));
+        SCRATCH.with(|s| s.set(steps));
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -263,13 +280,13 @@ impl Packed {
     }
 }
 
-/// Inputs converted at once on one thread below this many values (a text query).
+/// Inputs interleaved on one thread below this many values (a text query).
 #[cfg(target_arch = "x86_64")]
 const CONVERT_SPLIT: usize = 1 << 16;
 
 #[cfg(target_arch = "x86_64")]
 thread_local! {
-    /// The bf16 input pairs of the product running on this thread.
+    /// The interleaved inputs of the 512-bit product running on this thread.
     static SCRATCH: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
@@ -392,51 +409,111 @@ mod x86 {
     /// Rows per tile of the 512-bit kernels (14 accumulators, one panel row, one broadcast).
     pub const MR_WIDE: usize = 14;
 
-    /// [`tile`] with the 512-bit kernel.
+    /// [`tile`] with the 512-bit fp32 kernel, on inputs interleaved as
+    /// [`Packed::product_interleaved`] lays them out.
     ///
     /// # Safety
-    /// As [`tile`], and the CPU has AVX-512F.
+    /// As [`interleaved`], and the CPU has AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile_wide(
         p: &Packed,
-        x: &[f32],
+        steps: &[u32],
+        tiles: usize,
+        block: usize,
+        dst: &Dst,
+        rows: Range<usize>,
+        panels: Range<usize>,
+        accumulate: bool,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe { interleaved::<false>(p, steps, tiles, block, dst, rows, panels, accumulate) }
+    }
+
+    /// [`tile_wide`] on bf16 pairs.
+    ///
+    /// # Safety
+    /// As [`interleaved`], and the CPU has AVX-512F and AVX512_BF16.
+    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_bf16(
+        p: &Packed,
+        steps: &[u32],
+        tiles: usize,
+        block: usize,
+        dst: &Dst,
+        rows: Range<usize>,
+        panels: Range<usize>,
+        accumulate: bool,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe { interleaved::<true>(p, steps, tiles, block, dst, rows, panels, accumulate) }
+    }
+
+    /// One task of a 512-bit kernel: rows × panels of the output, every input feature;
+    /// `steps` holds the input of all `tiles` row tiles, in blocks of `block` features, each
+    /// tile's steps (one value, or one bf16 pair with `BF16`) with its 14 rows side by side.
+    ///
+    /// # Safety
+    /// Inlined into [`tile_wide`] or [`tile_bf16`], whose features it needs; `p` holds the
+    /// panels of that kernel; `dst` is `[rows, n]`, no other thread touches this tile of it
+    /// meanwhile, and `rows` starts on a tile boundary.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn interleaved<const BF16: bool>(
+        p: &Packed,
+        steps: &[u32],
+        tiles: usize,
+        block: usize,
         dst: &Dst,
         rows: Range<usize>,
         panels: Range<usize>,
         accumulate: bool,
     ) {
         let (k, n) = (p.k, p.n);
-        let block = if rows.len() <= MR_WIDE { k } else { KC };
-        // The block of `x` copied contiguous: 14 rows read in place lie `k` apart, and at
-        // k = 3,072 (12 KiB) they all fall into the same first-level cache sets and evict
-        // each other.
-        let mut copy = vec![0.0f32; rows.len() * block.min(k)];
+        let per_value = |features: usize| if BF16 { features.div_ceil(2) } else { features };
+        let k_steps = per_value(k);
+        let span = tiles * MR_WIDE;
         let mut k0 = 0;
         while k0 < k {
             let kc = block.min(k - k0);
+            // Every block before this one is `block` wide (even, for pairs).
+            let (s0, sc) = (per_value(k0), per_value(kc));
+            let region = &steps[span * s0..span * (s0 + sc)];
             let first = k0 == 0 && !accumulate;
-            for (dst, r) in copy.chunks_exact_mut(kc).zip(rows.clone()) {
-                dst.copy_from_slice(&x[r * k + k0..r * k + k0 + kc]);
-            }
             for panel in panels.clone() {
-                let b = &p.data[panel * k * NR + k0 * NR..panel * k * NR + (k0 + kc) * NR];
                 let cols = NR.min(n - panel * NR);
                 let mut r = rows.start;
                 while r < rows.end {
                     let mr = MR_WIDE.min(rows.end - r);
-                    let a = &copy[(r - rows.start) * kc..];
-                    // SAFETY: as in `tile`, with rows of `a` kc apart in `copy`.
+                    let a = &region[(r / MR_WIDE) * MR_WIDE * sc..][..MR_WIDE * sc];
+                    // SAFETY: the tile's sc steps of 14 are `a`, `dst`'s rows lie n apart
+                    // (columns panel·16..+cols), the panel slice holds sc steps of 16.
                     unsafe {
                         let c = dst.0.add(r * n + panel * NR);
-                        macro_rules! rows {
-                            ($($m:literal)*) => {
-                                match mr {
-                                    $($m => micro_wide::<$m>(a, kc, b, kc, c, n, cols, first),)*
-                                    _ => unreachable!("1 to 14 rows"),
-                                }
-                            };
+                        if BF16 {
+                            let b = &p.pairs[(panel * k_steps + s0) * NR..][..sc * NR];
+                            macro_rules! rows {
+                                ($($m:literal)*) => {
+                                    match mr {
+                                        $($m => micro_bf16::<$m>(a, b, sc, c, n, cols, first),)*
+                                        _ => unreachable!("1 to 14 rows"),
+                                    }
+                                };
+                            }
+                            rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+                        } else {
+                            let b = &p.data[(panel * k_steps + s0) * NR..][..sc * NR];
+                            macro_rules! rows {
+                                ($($m:literal)*) => {
+                                    match mr {
+                                        $($m => micro_wide::<$m>(a, b, sc, c, n, cols, first),)*
+                                        _ => unreachable!("1 to 14 rows"),
+                                    }
+                                };
+                            }
+                            rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
                         }
-                        rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
                     }
                     r += mr;
                 }
@@ -445,34 +522,19 @@ mod x86 {
         }
     }
 
-    /// [`micro`] in 512-bit registers: one per tile row.
+    /// Adds (or, when `first`, stores) a tile's accumulators to `cols` values of `R` rows of
+    /// `c`, `ldc` apart.
     ///
     /// # Safety
-    /// As [`micro`], and the CPU has AVX-512F.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn micro_wide<const R: usize>(
-        a: &[f32],
-        lda: usize,
-        b: &[f32],
-        kc: usize,
+    /// AVX-512F; `c` addresses `R` rows `ldc` apart with `cols ≤ 16` writable values each.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store<const R: usize>(
+        acc: &[__m512; R],
         c: *mut f32,
         ldc: usize,
         cols: usize,
         first: bool,
     ) {
-        assert!(R <= MR_WIDE && b.len() >= kc * NR && a.len() > (R - 1) * lda + kc - 1);
-        let mut acc = [_mm512_setzero_ps(); R];
-        let (ap, bp) = (a.as_ptr(), b.as_ptr());
-        for i in 0..kc {
-            // SAFETY: i < kc, within `b` and within each of the R rows of `a`.
-            unsafe {
-                let bv = _mm512_loadu_ps(bp.add(i * NR));
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(r * lda + i)), bv, *acc);
-                }
-            }
-        }
         let mask: __mmask16 = if cols == NR { !0 } else { (1u16 << cols) - 1 };
         for (r, acc) in acc.iter().enumerate() {
             // SAFETY: row r of the tile has `cols` writable values at c + r·ldc; the mask
@@ -489,70 +551,50 @@ mod x86 {
         }
     }
 
-    /// [`tile_wide`] on bf16 pairs: `halves` holds the input of all `tiles` row tiles as
-    /// [`Packed::product_bf16`] lays it out, in blocks of `block` input features.
+    /// `C[R × cols] (+)= A[R × kc] · B[kc × 16]`, the tile in 512-bit registers, `a` holding
+    /// kc steps of 14 values (the rows side by side, as f32 bits).
     ///
     /// # Safety
-    /// As [`tile_wide`], and the CPU has AVX512_BF16; `p` holds bf16 panels; `rows` starts
-    /// on a tile boundary.
-    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn tile_bf16(
-        p: &Packed,
-        halves: &[u32],
-        tiles: usize,
-        block: usize,
-        dst: &Dst,
-        rows: Range<usize>,
-        panels: Range<usize>,
-        accumulate: bool,
+    /// AVX-512F; `c` as in [`store`].
+    #[target_feature(enable = "avx512f")]
+    unsafe fn micro_wide<const R: usize>(
+        a: &[u32],
+        b: &[f32],
+        kc: usize,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        first: bool,
     ) {
-        let (k, n) = (p.k, p.n);
-        let k2 = k.div_ceil(2);
-        let span = tiles * MR_WIDE;
-        let mut k0 = 0;
-        while k0 < k {
-            let kc = block.min(k - k0);
-            let kc2 = kc.div_ceil(2);
-            // Every block before this one is `block` wide, an even number.
-            let region = &halves[span * (k0 / 2)..span * (k0 / 2) + span * kc2];
-            let first = k0 == 0 && !accumulate;
-            for panel in panels.clone() {
-                let b = &p.pairs[panel * k2 * NR + (k0 / 2) * NR..][..kc2 * NR];
-                let cols = NR.min(n - panel * NR);
-                let mut r = rows.start;
-                while r < rows.end {
-                    let mr = MR_WIDE.min(rows.end - r);
-                    let a = &region[(r / MR_WIDE) * MR_WIDE * kc2..][..MR_WIDE * kc2];
-                    // SAFETY: the tile's kc2 pair steps of 14 are `a`, `dst`'s rows lie n
-                    // apart (columns panel·16..+cols), `b` holds kc2 pair steps of 16.
-                    unsafe {
-                        let c = dst.0.add(r * n + panel * NR);
-                        macro_rules! rows {
-                            ($($m:literal)*) => {
-                                match mr {
-                                    $($m => micro_bf16::<$m>(a, b, kc2, c, n, cols, first),)*
-                                    _ => unreachable!("1 to 14 rows"),
-                                }
-                            };
-                        }
-                        rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+        assert!(R <= MR_WIDE && b.len() >= kc * NR && a.len() >= kc * MR_WIDE && kc > 0);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let (ap, bp) = (a.as_ptr(), b.as_ptr());
+        if R == MR_WIDE {
+            // SAFETY: the loop reads kc steps of 16 from `b` and of 14 from `a`.
+            unsafe { full_tile::<false>(&mut acc, ap, bp.cast(), kc) };
+        } else {
+            for i in 0..kc {
+                // SAFETY: i < kc, within `b` and `a`.
+                unsafe {
+                    let bv = _mm512_loadu_ps(bp.add(i * NR));
+                    let step = ap.add(i * MR_WIDE);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let av = _mm512_set1_ps(f32::from_bits(*step.add(r)));
+                        *acc = _mm512_fmadd_ps(av, bv, *acc);
                     }
-                    r += mr;
                 }
             }
-            k0 += kc;
         }
+        // SAFETY: the caller's contract.
+        unsafe { store(&acc, c, ldc, cols, first) };
     }
 
-    /// `C[R × cols] (+)= A[R × 2kc2] · B[2kc2 × 16]` on bf16 pairs, the tile in registers:
-    /// each step broadcasts one input pair per row against one pair row of the panel.
+    /// [`micro_wide`] on bf16 pairs: each step multiplies one input pair per row with one pair
+    /// row of the panel and adds both products.
     ///
     /// # Safety
-    /// The CPU has AVX-512F and AVX512_BF16; `a` holds kc2 steps of 14 pairs (rows side by
-    /// side), `b` kc2 steps of 16; `c` addresses `R` rows `ldc` apart with `cols` writable
-    /// values each.
-    #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
+    /// AVX-512F and AVX512_BF16; `c` as in [`store`].
+    #[target_feature(enable = "avx512f,avx512bf16")]
     unsafe fn micro_bf16<const R: usize>(
         a: &[u32],
         b: &[u32],
@@ -566,12 +608,12 @@ mod x86 {
         let mut acc = [_mm512_setzero_ps(); R];
         let (ap, bp) = (a.as_ptr(), b.as_ptr());
         if R == MR_WIDE {
-            // SAFETY: as below; the loop reads kc2 steps of 16 from `b` and of 14 from `a`.
-            unsafe { full_tile_bf16(&mut acc, ap, bp, kc2) };
+            // SAFETY: the loop reads kc2 steps of 16 from `b` and of 14 from `a`.
+            unsafe { full_tile::<true>(&mut acc, ap, bp.cast(), kc2) };
         } else {
             for i in 0..kc2 {
-                // SAFETY: i < kc2, within `b` and `a`; both vector types are 64 bytes of plain
-                // bits.
+                // SAFETY: i < kc2, within `b` and `a`; both vector types are 64 bytes of
+                // plain bits.
                 unsafe {
                     let bv: __m512bh =
                         std::mem::transmute(_mm512_loadu_si512(bp.add(i * NR).cast()));
@@ -584,79 +626,83 @@ mod x86 {
                 }
             }
         }
-        let mask: __mmask16 = if cols == NR { !0 } else { (1u16 << cols) - 1 };
-        for (r, acc) in acc.iter().enumerate() {
-            // SAFETY: as in `micro_wide`.
-            unsafe {
-                let row = c.add(r * ldc);
-                let v = if first {
-                    *acc
-                } else {
-                    _mm512_add_ps(*acc, _mm512_maskz_loadu_ps(mask, row))
-                };
-                _mm512_mask_storeu_ps(row, mask, v);
-            }
-        }
+        // SAFETY: the caller's contract.
+        unsafe { store(&acc, c, ldc, cols, first) };
     }
 
-    /// The steps of a whole 14-row bf16 tile, in assembly: each input pair is broadcast by
-    /// the multiply itself (`{1to16}`), which the compiler does not emit for these
-    /// intrinsics; a separate broadcast per row and step cost a quarter of the kernel's
-    /// speed.
+    /// The steps of a whole 14-row tile, in assembly: each row's input (a value, or a bf16
+    /// pair with `BF16`) is broadcast by the multiply itself (`{1to16}`), which the compiler
+    /// does not emit for these intrinsics; a separate broadcast per row and step cost a
+    /// quarter of the kernel's speed.
     ///
     /// # Safety
-    /// The CPU has AVX-512F and AVX512_BF16; `acc` has 14 accumulators (a slice of any other
-    /// length panics); `ap` addresses `kc2 · 14` and `bp` `kc2 · 16` readable values;
-    /// `kc2 > 0`.
-    #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn full_tile_bf16(acc: &mut [__m512], ap: *const u32, bp: *const u32, kc2: usize) {
+    /// AVX-512F, and AVX512_BF16 with `BF16`; `acc` has 14 accumulators (any other length
+    /// panics); `ap` addresses `kc · 14` and `bp` `kc · 64` readable bytes; `kc > 0`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn full_tile<const BF16: bool>(
+        acc: &mut [__m512],
+        ap: *const u32,
+        bp: *const u8,
+        kc: usize,
+    ) {
         let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13] = acc else {
             panic!("a full tile has 14 rows");
         };
-        // SAFETY: the caller's contract; the loop runs kc2 ≥ 1 times, reading 56 bytes at
-        // `ap` and 64 at `bp` per step, and writes only the named registers.
-        unsafe {
-            std::arch::asm!(
-                "2:",
-                "vmovups {b}, zmmword ptr [{bp}]",
-                "vdpbf16ps {a0}, {b}, dword ptr [{ap}]{{1to16}}",
-                "vdpbf16ps {a1}, {b}, dword ptr [{ap} + 4]{{1to16}}",
-                "vdpbf16ps {a2}, {b}, dword ptr [{ap} + 8]{{1to16}}",
-                "vdpbf16ps {a3}, {b}, dword ptr [{ap} + 12]{{1to16}}",
-                "vdpbf16ps {a4}, {b}, dword ptr [{ap} + 16]{{1to16}}",
-                "vdpbf16ps {a5}, {b}, dword ptr [{ap} + 20]{{1to16}}",
-                "vdpbf16ps {a6}, {b}, dword ptr [{ap} + 24]{{1to16}}",
-                "vdpbf16ps {a7}, {b}, dword ptr [{ap} + 28]{{1to16}}",
-                "vdpbf16ps {a8}, {b}, dword ptr [{ap} + 32]{{1to16}}",
-                "vdpbf16ps {a9}, {b}, dword ptr [{ap} + 36]{{1to16}}",
-                "vdpbf16ps {a10}, {b}, dword ptr [{ap} + 40]{{1to16}}",
-                "vdpbf16ps {a11}, {b}, dword ptr [{ap} + 44]{{1to16}}",
-                "vdpbf16ps {a12}, {b}, dword ptr [{ap} + 48]{{1to16}}",
-                "vdpbf16ps {a13}, {b}, dword ptr [{ap} + 52]{{1to16}}",
-                "add {ap}, 56",
-                "add {bp}, 64",
-                "dec {n}",
-                "jnz 2b",
-                ap = inout(reg) ap => _,
-                bp = inout(reg) bp => _,
-                n = inout(reg) kc2 => _,
-                b = out(zmm_reg) _,
-                a0 = inout(zmm_reg) *a0,
-                a1 = inout(zmm_reg) *a1,
-                a2 = inout(zmm_reg) *a2,
-                a3 = inout(zmm_reg) *a3,
-                a4 = inout(zmm_reg) *a4,
-                a5 = inout(zmm_reg) *a5,
-                a6 = inout(zmm_reg) *a6,
-                a7 = inout(zmm_reg) *a7,
-                a8 = inout(zmm_reg) *a8,
-                a9 = inout(zmm_reg) *a9,
-                a10 = inout(zmm_reg) *a10,
-                a11 = inout(zmm_reg) *a11,
-                a12 = inout(zmm_reg) *a12,
-                a13 = inout(zmm_reg) *a13,
-                options(nostack, readonly),
-            );
+        macro_rules! steps {
+            ($op:literal) => {
+                // SAFETY: the caller's contract; the loop runs kc ≥ 1 times, reading 56 bytes
+                // at `ap` and 64 at `bp` per step, and writes only the named registers.
+                unsafe {
+                    std::arch::asm!(
+                        "2:",
+                        "vmovups {b}, zmmword ptr [{bp}]",
+                        concat!($op, " {a0}, {b}, dword ptr [{ap}]{{1to16}}"),
+                        concat!($op, " {a1}, {b}, dword ptr [{ap} + 4]{{1to16}}"),
+                        concat!($op, " {a2}, {b}, dword ptr [{ap} + 8]{{1to16}}"),
+                        concat!($op, " {a3}, {b}, dword ptr [{ap} + 12]{{1to16}}"),
+                        concat!($op, " {a4}, {b}, dword ptr [{ap} + 16]{{1to16}}"),
+                        concat!($op, " {a5}, {b}, dword ptr [{ap} + 20]{{1to16}}"),
+                        concat!($op, " {a6}, {b}, dword ptr [{ap} + 24]{{1to16}}"),
+                        concat!($op, " {a7}, {b}, dword ptr [{ap} + 28]{{1to16}}"),
+                        concat!($op, " {a8}, {b}, dword ptr [{ap} + 32]{{1to16}}"),
+                        concat!($op, " {a9}, {b}, dword ptr [{ap} + 36]{{1to16}}"),
+                        concat!($op, " {a10}, {b}, dword ptr [{ap} + 40]{{1to16}}"),
+                        concat!($op, " {a11}, {b}, dword ptr [{ap} + 44]{{1to16}}"),
+                        concat!($op, " {a12}, {b}, dword ptr [{ap} + 48]{{1to16}}"),
+                        concat!($op, " {a13}, {b}, dword ptr [{ap} + 52]{{1to16}}"),
+                        "add {ap}, 56",
+                        "add {bp}, 64",
+                        "dec {n}",
+                        "jnz 2b",
+                        ap = inout(reg) ap => _,
+                        bp = inout(reg) bp => _,
+                        n = inout(reg) kc => _,
+                        b = out(zmm_reg) _,
+                        a0 = inout(zmm_reg) *a0,
+                        a1 = inout(zmm_reg) *a1,
+                        a2 = inout(zmm_reg) *a2,
+                        a3 = inout(zmm_reg) *a3,
+                        a4 = inout(zmm_reg) *a4,
+                        a5 = inout(zmm_reg) *a5,
+                        a6 = inout(zmm_reg) *a6,
+                        a7 = inout(zmm_reg) *a7,
+                        a8 = inout(zmm_reg) *a8,
+                        a9 = inout(zmm_reg) *a9,
+                        a10 = inout(zmm_reg) *a10,
+                        a11 = inout(zmm_reg) *a11,
+                        a12 = inout(zmm_reg) *a12,
+                        a13 = inout(zmm_reg) *a13,
+                        options(nostack, readonly),
+                    );
+                }
+            };
+        }
+        // The multiply-adds accumulate in the order the intrinsics paths do (b · a + acc).
+        if BF16 {
+            steps!("vdpbf16ps");
+        } else {
+            steps!("vfmadd231ps");
         }
     }
 
