@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use trove_engine::catalog::Sort;
 use trove_engine::describe::CaptionChoice;
 
-use crate::settings::{DeviceChoice, Overrides};
+use crate::settings::{DeviceChoice, Overrides, PrecisionChoice};
 
 const AFTER_HELP: &str = "\
 Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
@@ -21,6 +21,7 @@ Configuration file (TOML), used when --config or TROVE_CONFIG names it, or when
     libraries = [\"~/Pictures\", \"/mnt/photos\"]
     model = \"google/siglip-base-patch16-224\"
     device = \"auto\"
+    precision = \"auto\"  # \"fp32\": no bf16 matrix products on the CPU
     addr = \"127.0.0.1:3000\"
     lan = false      # true: serve the whole network (like trove serve --lan)
     allowed_hosts = [\"photos.example.org\"]  # names a proxy forwards (see --allowed-host)
@@ -68,6 +69,12 @@ pub struct GlobalArgs {
     #[arg(long, env = "TROVE_DEVICE", value_enum, global = true)]
     pub device: Option<DeviceChoice>,
 
+    /// The arithmetic of models on the CPU: `auto` multiplies in bf16 where the CPU has
+    /// AVX512_BF16 (about twice as fast, embeddings within cosine 0.999 of fp32, so a library
+    /// embedded either way stays searchable), `fp32` never [default: auto].
+    #[arg(long, env = "TROVE_PRECISION", value_enum, global = true)]
+    pub precision: Option<PrecisionChoice>,
+
     /// A TOML configuration file (see below).
     #[arg(long, env = "TROVE_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -101,6 +108,7 @@ impl GlobalArgs {
             libraries: self.libraries.clone(),
             model: self.model.clone(),
             device: self.device,
+            precision: self.precision,
             config: self.config.clone(),
             allow_broad_library: self.allow_broad_library,
             no_ocr: self.no_ocr,
@@ -485,6 +493,8 @@ mod tests {
             "/b",
             "--device",
             "cpu",
+            "--precision",
+            "fp32",
         ])
         .expect("parses");
         assert_eq!(
@@ -492,6 +502,8 @@ mod tests {
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(cli.global.device, Some(DeviceChoice::Cpu));
+        assert_eq!(cli.global.precision, Some(PrecisionChoice::Fp32));
+        assert!(Cli::try_parse_from(["trove", "--precision", "int4"]).is_err());
     }
 
     #[test]

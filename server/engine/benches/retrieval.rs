@@ -33,7 +33,7 @@ use trove_engine::search::{search, Fusion, Query};
 use trove_engine::text::TextReader;
 use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
-use trove_models::DevicePreference;
+use trove_models::{DevicePreference, PrecisionPreference};
 
 #[derive(serde::Deserialize)]
 struct Entry {
@@ -111,6 +111,7 @@ fn main() {
             data_dir: data.path().to_path_buf(),
             model: DEMO_MODEL.into(),
             device: DevicePreference::Cpu,
+            precision: PrecisionPreference::Auto,
             read_text,
             captions: trove_engine::describe::CaptionChoice::Off,
             captioner: None,
@@ -249,6 +250,7 @@ fn main() {
         data_dir: demo_data.path().to_path_buf(),
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
+        precision: PrecisionPreference::Auto,
         read_text: true,
         captions: trove_engine::describe::CaptionChoice::Off,
         captioner: None,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use trove_models::{Compute, DevicePreference, Embedder};
+use trove_models::{Compute, DevicePreference, Embedder, PrecisionPreference};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::crawl::{CrawlConfig, CrawlError, CrawlParts, CrawlSummary, Progress};
@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub model: String,
     /// Where the model runs.
     pub device: DevicePreference,
+    /// The arithmetic the model may use on the CPU.
+    pub precision: PrecisionPreference,
     /// Whether crawls read the words in pictures (with the installed text reader).
     pub read_text: bool,
     /// Whether crawls caption pictures.
@@ -120,7 +122,7 @@ impl Engine {
             model: config.model.clone(),
             source,
         };
-        let compute = Compute::select(config.device).map_err(load)?;
+        let compute = Compute::select_with(config.device, config.precision).map_err(load)?;
         let embedder = Embedder::load(&dir, &compute).map_err(load)?;
         let weights = fingerprint(&dir)?;
         let mut catalog = Catalog::open(&paths.catalog)?;

@@ -167,7 +167,10 @@ fn eval(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let dir = store.resolve(&settings.model)?;
-    let compute = Compute::select(settings.device.preference())?;
+    let compute = Compute::select_with(
+        settings.device.preference(),
+        settings.precision.preference(),
+    )?;
     let model = Embedder::load(&dir, &compute)
         .with_context(|| format!("loading model {}", settings.model))?;
     let count = usize::try_from(count)?;

@@ -19,6 +19,7 @@ fn defaults_apply_when_nothing_is_given() {
     assert_eq!(s.model, DEMO_MODEL, "the default model is not installed");
     assert_eq!(s.model_source, ModelSource::Demo);
     assert_eq!(s.device, DeviceChoice::Auto);
+    assert_eq!(s.precision, PrecisionChoice::Auto);
     assert_eq!(s.config_file, None);
 }
 
@@ -28,7 +29,7 @@ fn command_line_beats_environment_beats_file() {
     let file = tmp.path().join("trove.toml");
     std::fs::write(
         &file,
-        "data_dir = \"~/trove\"\nlibraries = [\"~/Pictures\"]\nmodel = \"from-file\"\ndevice = \"gpu\"\naddr = \"0.0.0.0:8080\"\n",
+        "data_dir = \"~/trove\"\nlibraries = [\"~/Pictures\"]\nmodel = \"from-file\"\ndevice = \"gpu\"\nprecision = \"fp32\"\naddr = \"0.0.0.0:8080\"\n",
     )
     .expect("write");
     let mut env = env_with(tmp.path());
@@ -42,6 +43,11 @@ fn command_line_beats_environment_beats_file() {
     assert_eq!(s.libraries, [PathBuf::from("/home/u/Pictures")]);
     assert_eq!(s.model, "from-file");
     assert_eq!(s.device, DeviceChoice::Gpu);
+    assert_eq!(s.precision, PrecisionChoice::Fp32);
+    assert_eq!(
+        s.engine_config().precision,
+        trove_models::PrecisionPreference::Fp32
+    );
     assert_eq!(s.addr, Some("0.0.0.0:8080".parse().expect("addr")));
     assert_eq!(s.config_file, Some(file));
 
@@ -55,11 +61,13 @@ fn command_line_beats_environment_beats_file() {
     args.libraries = vec![PathBuf::from("/cli")];
     args.model = Some("from-cli".into());
     args.device = Some(DeviceChoice::Cpu);
+    args.precision = Some(PrecisionChoice::Auto);
     args.data_dir = Some(PathBuf::from("/data"));
     let s = Settings::resolve_with(&args, &env).expect("ok");
     assert_eq!(s.libraries, [PathBuf::from("/cli")]);
     assert_eq!(s.model, "from-cli");
     assert_eq!(s.device, DeviceChoice::Cpu);
+    assert_eq!(s.precision, PrecisionChoice::Auto);
     assert_eq!(s.data_dir, PathBuf::from("/data"));
 }
 

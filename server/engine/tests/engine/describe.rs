@@ -13,7 +13,7 @@ use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Scene, Split};
 use trove_models::tags::demo_truth;
-use trove_models::DevicePreference;
+use trove_models::{DevicePreference, PrecisionPreference};
 
 /// `count` held-out generated pictures as PNGs in `dir`, with their scenes by file name.
 fn library(dir: &Path, count: u64) -> HashMap<String, Scene> {
@@ -32,6 +32,7 @@ fn open(data: &Path, model: &str, captions: CaptionChoice) -> Engine {
         data_dir: data.to_path_buf(),
         model: model.into(),
         device: DevicePreference::Cpu,
+        precision: PrecisionPreference::Auto,
         read_text: false,
         captions,
         captioner: None,

@@ -15,13 +15,14 @@ use trove_engine::search::{search, Query};
 use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Split};
-use trove_models::DevicePreference;
+use trove_models::{DevicePreference, PrecisionPreference};
 
 fn open(data: &Path) -> Engine {
     Engine::open(&EngineConfig {
         data_dir: data.to_path_buf(),
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
+        precision: PrecisionPreference::Auto,
         read_text: false,
         captions: CaptionChoice::Off,
         captioner: None,

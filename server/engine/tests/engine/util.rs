@@ -7,7 +7,7 @@ use trove_engine::crawl::{CrawlSummary, Progress};
 use trove_engine::media::DecodeLimits;
 use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
-use trove_models::DevicePreference;
+use trove_models::{DevicePreference, PrecisionPreference};
 
 /// The demo model opened over `data` on the CPU.
 pub fn engine(data: &Path) -> Engine {
@@ -15,6 +15,7 @@ pub fn engine(data: &Path) -> Engine {
         data_dir: data.to_path_buf(),
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
+        precision: PrecisionPreference::Auto,
         read_text: false,
         captions: trove_engine::describe::CaptionChoice::Off,
         captioner: None,

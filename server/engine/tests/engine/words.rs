@@ -13,7 +13,7 @@ use trove_engine::search::{search, Query};
 use trove_engine::text::{TextReader, TextReaderError};
 use trove_engine::{Engine, EngineConfig};
 use trove_models::demo::DEMO_MODEL;
-use trove_models::DevicePreference;
+use trove_models::{DevicePreference, PrecisionPreference};
 
 fn weights() -> Option<PathBuf> {
     let dir = std::env::var_os("TROVE_OCR_MODELS")
@@ -39,6 +39,7 @@ fn open(data: &Path, read_text: bool) -> Engine {
         data_dir: data.to_path_buf(),
         model: DEMO_MODEL.into(),
         device: DevicePreference::Cpu,
+        precision: PrecisionPreference::Auto,
         read_text,
         captions: trove_engine::describe::CaptionChoice::Off,
         captioner: None,
