@@ -138,8 +138,16 @@ fn main() {
         image_same.push(overlap(&want, &top10(&lib16[i], &lib16, Some(i))));
         image_mixed.push(overlap(&want, &top10(&lib16[i], &lib32, Some(i))));
     }
-    let image_cos: Vec<f32> = lib32.iter().zip(&lib16).map(|(a, b)| cosine(a, b)).collect();
-    let text_cos: Vec<f32> = txt32.iter().zip(&txt16).map(|(a, b)| cosine(a, b)).collect();
+    let image_cos: Vec<f32> = lib32
+        .iter()
+        .zip(&lib16)
+        .map(|(a, b)| cosine(a, b))
+        .collect();
+    let text_cos: Vec<f32> = txt32
+        .iter()
+        .zip(&txt16)
+        .map(|(a, b)| cosine(a, b))
+        .collect();
     let worst = image_cos
         .iter()
         .chain(&text_cos)

@@ -19,6 +19,7 @@
 //! random weights; the parity tests hold it to transformers) and runs only for f32 on the CPU;
 //! burn's own ops remain the path on a GPU.
 
+mod attention;
 mod gemm;
 pub(crate) mod kernels;
 mod packed;
@@ -338,6 +339,43 @@ impl CpuEncoder {
         let hd = d / self.heads;
         let scale = 1.0 / (hd as f32).sqrt();
         debug_assert_eq!(out.len(), batch * seq * d);
+        if attention::available() && hd % 16 == 0 {
+            // Keys transposed per head (scaled, padded to whole registers) so both products
+            // stream rows; see [`attention`].
+            let wide = seq.div_ceil(16) * 16;
+            out.par_chunks_mut(seq * hd).enumerate().for_each_init(
+                || (vec![0.0f32; seq * seq], vec![0.0f32; hd * wide]),
+                |(scores, keys), (job, out)| {
+                    let (b, h) = (job / self.heads, job % self.heads);
+                    let base = b * seq * 3 * d + h * hd;
+                    for (j, key) in qkv[base + d..].chunks(3 * d).take(seq).enumerate() {
+                        for (t, v) in key[..hd].iter().enumerate() {
+                            keys[t * wide + j] = v * scale;
+                        }
+                    }
+                    attention::product(
+                        (seq, seq, hd),
+                        &qkv[base..],
+                        3 * d,
+                        keys,
+                        wide,
+                        scores,
+                        seq,
+                    );
+                    kernels::softmax_rows(scores, seq, causal, 0);
+                    attention::product(
+                        (seq, hd, seq),
+                        scores,
+                        seq,
+                        &qkv[base + 2 * d..],
+                        3 * d,
+                        out,
+                        hd,
+                    );
+                },
+            );
+            return;
+        }
         out.par_chunks_mut(seq * hd).enumerate().for_each_init(
             || vec![0.0f32; seq * seq],
             |scores, (job, out)| {
@@ -399,14 +437,16 @@ mod tests {
     use crate::config::{Activation, TowerConfig};
     use crate::transformer::Encoder;
 
-    /// A small encoder with random weights (burn's loader is not involved).
-    fn random_encoder(act: Activation) -> Encoder {
+    /// A small encoder with random weights (burn's loader is not involved), with `heads`
+    /// heads of 32 / `heads` values (16 runs attention's AVX-512 kernel where the CPU has it,
+    /// 8 the `gemm` crate).
+    fn random_encoder(act: Activation, heads: usize) -> Encoder {
         let device = Device::flex();
         let cfg = TowerConfig {
             hidden_size: 32,
             intermediate_size: 80,
             num_hidden_layers: 2,
-            num_attention_heads: 4,
+            num_attention_heads: heads,
             layer_norm_eps: 1e-5,
             hidden_act: act,
         };
@@ -471,12 +511,13 @@ mod tests {
     #[test]
     fn the_fused_encoder_computes_what_burns_ops_compute() {
         let device = Device::flex();
-        for act in [
-            Activation::QuickGelu,
-            Activation::Gelu,
-            Activation::GeluTanh,
+        for (act, heads) in [
+            (Activation::QuickGelu, 4),
+            (Activation::Gelu, 4),
+            (Activation::GeluTanh, 4),
+            (Activation::QuickGelu, 2),
         ] {
-            let encoder = random_encoder(act);
+            let encoder = random_encoder(act, heads);
             for (batch, seq, causal) in [(3, 7, false), (2, 9, true), (1, 1, true), (1, 16, false)]
             {
                 let input: Vec<f32> = (0..batch * seq * 32)
@@ -497,7 +538,7 @@ mod tests {
                     .fold(0.0, f32::max);
                 assert!(
                     worst < 1e-4,
-                    "{act:?} {batch}×{seq} causal={causal}: off by {worst}"
+                    "{act:?} {heads} heads {batch}×{seq} causal={causal}: off by {worst}"
                 );
             }
         }
@@ -509,7 +550,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX512_BF16");
             return;
         }
-        let encoder = random_encoder(Activation::QuickGelu);
+        let encoder = random_encoder(Activation::QuickGelu, 2);
         let fp32 = CpuEncoder::new(encoder.layers.clone(), 1e-5, false).expect("layers");
         let bf16 = CpuEncoder::new(encoder.layers.clone(), 1e-5, true).expect("layers");
         assert!(bf16.layers[0].fc1.is_bf16() && !fp32.layers[0].fc1.is_bf16());
