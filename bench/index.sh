@@ -4,9 +4,11 @@
 # a thread pool, transformers' processor, the ONNX Runtime tower, decode overlapped with
 # inference), the strongest peer, and the naive reference (bench/index_reference.py: PIL full
 # decode + PyTorch, as the prototypes do it). Prints the rates, Trove's ratio to each and the
-# peak RSS of each. Trove is timed to the end of its embedding stage (bench/index_trove.py),
-# model load included; the passes after it (tags, text, captions) are not what the Python
-# pipelines do.
+# peak RSS of each. Trove is timed from its model being loaded to the end of its embedding stage
+# (bench/index_trove.py), as the Python pipelines are timed from their models being loaded; the
+# passes after embedding (tags, text, captions) are not what the Python pipelines do. Trove
+# runs at its default precision (bf16 products where the CPU has AVX512_BF16; the Python
+# pipelines are fp32): TROVE_PRECISION=fp32 bench/index.sh for Trove in fp32.
 #
 #   bench/index.sh [COUNT=200] [SIZE=4000x3000]
 #
