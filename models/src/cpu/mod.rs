@@ -339,7 +339,7 @@ impl CpuEncoder {
         let hd = d / self.heads;
         let scale = 1.0 / (hd as f32).sqrt();
         debug_assert_eq!(out.len(), batch * seq * d);
-        if attention::available() && hd % 16 == 0 {
+        if attention::available() && hd.is_multiple_of(16) {
             // Keys transposed per head (scaled, padded to whole registers) so both products
             // stream rows; see [`attention`].
             let wide = seq.div_ceil(16) * 16;

@@ -128,6 +128,9 @@ fn print_summary(
     )?;
     if p.embedded > 0 {
         writeln!(out, "Embedding rate: {:.1} images/s with {model}.", p.rate)?;
+        if let Some(line) = stage_line(p) {
+            writeln!(out, "{line}")?;
+        }
     }
     if p.text.read > 0 {
         writeln!(
@@ -218,10 +221,56 @@ pub fn line(p: &ProgressSnapshot) -> String {
     )
 }
 
+/// Where the embedding stage's time went: each stage's working time, and its share of the
+/// stage's length (per thread for the decoders); the slowest stage should be near 100 %.
+fn stage_line(p: &ProgressSnapshot) -> Option<String> {
+    let t = p.stages;
+    if t.embedding_s <= 0.0 || p.embedded == 0 {
+        return None;
+    }
+    let share = |busy: f64, threads: u64| 100.0 * busy / (t.embedding_s * threads.max(1) as f64);
+    Some(format!(
+        "Stages: decoding {:.1} s on {} threads ({:.0} ms an image, busy {:.0} %), the model {:.1} s \
+         (busy {:.0} %), writing {:.1} s (busy {:.0} %), over {:.1} s of embedding.",
+        t.decode_s,
+        t.decoders,
+        1e3 * t.decode_s / (p.embedded + p.reused + p.skipped).max(1) as f64,
+        share(t.decode_s, t.decoders),
+        t.embed_s,
+        share(t.embed_s, 1),
+        t.write_s,
+        share(t.write_s, 1),
+        t.embedding_s,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use trove_engine::crawl::TextProgress;
+
+    #[test]
+    fn the_summary_says_where_the_embedding_time_went() {
+        let mut p = ProgressSnapshot {
+            embedded: 100,
+            ..Default::default()
+        };
+        assert_eq!(stage_line(&p), None, "no stage without embedding time");
+        p.stages = trove_engine::crawl::StageTimes {
+            embedding_s: 10.0,
+            decoders: 2,
+            decode_s: 5.0,
+            embed_s: 9.5,
+            write_s: 0.2,
+        };
+        assert_eq!(
+            stage_line(&p).as_deref(),
+            Some(
+                "Stages: decoding 5.0 s on 2 threads (50 ms an image, busy 25 %), the model 9.5 s \
+                 (busy 95 %), writing 0.2 s (busy 2 %), over 10.0 s of embedding."
+            )
+        );
+    }
 
     #[test]
     fn the_tag_pass_says_when_it_is_embedding_its_vocabulary() {

@@ -28,6 +28,7 @@ pub(super) fn run(
             .unzip();
         let started = Instant::now();
         let results = embed(stage, &pixels);
+        super::progress::Busy::add(&stage.progress.busy.embed_ns, started);
         tracing::debug!(
             images = pixels.len(),
             ms = started.elapsed().as_millis(),

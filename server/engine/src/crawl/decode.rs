@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::progress::Busy;
 use super::{io_reason, Job, Ready, Stage, ToWriter};
 use crate::catalog::{path_bytes, Catalog, FileFacts, Outcome};
 use crate::embed::prepare;
@@ -39,7 +40,10 @@ pub(super) fn run(
         if stage.stopped() {
             continue; // drain without work so the walk is never blocked
         }
-        let sent = match decode_one(stage, &catalog, job) {
+        let started = std::time::Instant::now();
+        let decoded = decode_one(stage, &catalog, job);
+        Busy::add(&stage.progress.busy.decode_ns, started);
+        let sent = match decoded {
             Decoded::Outcome(o) => out.send(ToWriter::Outcome(Box::new(o))).is_ok(),
             Decoded::Ready(r) => ready.send(r).is_ok(),
         };

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 use trove_models::{Embedder, Pixels};
 
-pub use progress::{Pass, Progress, ProgressSnapshot, TextProgress};
+pub use progress::{Pass, Progress, ProgressSnapshot, StageTimes, TextProgress};
 
 use crate::catalog::crawls::CrawlCounts;
 use crate::catalog::{Catalog, CatalogError, CrawlState, FileFacts, Outcome};
@@ -208,6 +208,7 @@ fn run_recorded(
         }
     };
     let pipeline = run_pipeline(&stage, &mut catalog, crawl_id, &roots).and_then(|state| {
+        progress.embedding_finished();
         if state != CrawlState::Done {
             return Ok(state);
         }
@@ -265,7 +266,13 @@ fn run_pipeline(
                 .map_err(CrawlError::Thread)?
         };
         let mut decoders = Vec::new();
-        for i in 0..stage.config.decoders.max(1) {
+        let threads = stage.config.decoders.max(1);
+        stage
+            .progress
+            .busy
+            .decoders
+            .store(threads as u64, Ordering::Relaxed);
+        for i in 0..threads {
             let (job_rx, ready_tx, out_tx) = (job_rx.clone(), ready_tx.clone(), out_tx.clone());
             decoders.push(
                 spawn(format!("trove-decode-{i}"))

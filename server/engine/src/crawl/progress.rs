@@ -10,8 +10,12 @@ use std::time::Instant;
 pub struct Progress {
     started: Mutex<Option<Instant>>,
     first_embed: Mutex<Option<Instant>>,
-    /// When the crawl ended: its time and rate stop there.
+    /// When the embedding stage ended (the rate stops there).
+    embed_ended: Mutex<Option<Instant>>,
+    /// When the crawl ended: its time stops there.
     ended: Mutex<Option<Instant>>,
+    /// How long each stage of the embedding pipeline worked.
+    pub busy: Busy,
     /// Image files found so far.
     pub seen: AtomicU64,
     /// Unchanged since the last crawl.
@@ -42,6 +46,44 @@ pub struct Progress {
     pub tags: Pass,
     /// The caption pass (last).
     pub captions: Pass,
+}
+
+/// How long each stage of the embedding pipeline spent working rather than waiting for work
+/// or for room downstream, summed over its threads, in nanoseconds: where the time goes, and
+/// whether the slowest stage is kept busy.
+#[derive(Debug, Default)]
+pub struct Busy {
+    /// Decoder threads running.
+    pub decoders: AtomicU64,
+    /// Reading, hashing, decoding, thumbnails and preprocessing.
+    pub decode_ns: AtomicU64,
+    /// The model.
+    pub embed_ns: AtomicU64,
+    /// Catalog transactions and vector index insertions.
+    pub write_ns: AtomicU64,
+}
+
+impl Busy {
+    /// Adds the time since `since` to `counter`.
+    pub(super) fn add(counter: &AtomicU64, since: Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// Each stage's working time in seconds, beside the embedding stage's length.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// From the first image embedded to the end of embedding.
+    pub embedding_s: f64,
+    /// Decoder threads.
+    pub decoders: u64,
+    /// Decoding, summed over the decoder threads.
+    pub decode_s: f64,
+    /// The model.
+    pub embed_s: f64,
+    /// Writing.
+    pub write_s: f64,
 }
 
 /// The counters of one pass over the library after embedding (tags, captions).
@@ -135,7 +177,9 @@ impl Default for Progress {
         Progress {
             started: Mutex::new(None),
             first_embed: Mutex::new(None),
+            embed_ended: Mutex::new(None),
             ended: Mutex::new(None),
+            busy: Busy::default(),
             seen: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
             reused: AtomicU64::new(0),
@@ -188,6 +232,8 @@ pub struct ProgressSnapshot {
     pub tags: TextProgress,
     /// The caption pass: images captioned, of those to caption, with a caption.
     pub captions: TextProgress,
+    /// Where the embedding stage's time went.
+    pub stages: StageTimes,
 }
 
 /// The counters of a pass after embedding: the text pass's (words read), and in the same
@@ -217,8 +263,13 @@ impl Progress {
     pub fn reset(&self) {
         *lock(&self.started) = Some(Instant::now());
         *lock(&self.first_embed) = None;
+        *lock(&self.embed_ended) = None;
         *lock(&self.ended) = None;
         for c in [
+            &self.busy.decoders,
+            &self.busy.decode_ns,
+            &self.busy.embed_ns,
+            &self.busy.write_ns,
             &self.seen,
             &self.unchanged,
             &self.reused,
@@ -263,6 +314,11 @@ impl Progress {
         }
     }
 
+    /// Notes that the embedding stage is over (the passes after it do not count in its rate).
+    pub(super) fn embedding_finished(&self) {
+        lock(&self.embed_ended).get_or_insert_with(Instant::now);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> ProgressSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -277,15 +333,7 @@ impl Progress {
         let end = lock(&self.ended).unwrap_or_else(Instant::now);
         let since = |t: Instant| end.saturating_duration_since(t).as_secs_f64();
         let elapsed_s = lock(&self.started).map_or(0.0, since);
-        // Embedding ends where the first pass after it begins (tags, then text, then captions).
-        let embed_end = [
-            &self.tags.started,
-            &self.text_started,
-            &self.captions.started,
-        ]
-        .into_iter()
-        .find_map(|t| *lock(t))
-        .unwrap_or(end);
+        let embed_end = lock(&self.embed_ended).unwrap_or(end);
         let embedding_s = lock(&self.first_embed).map_or(0.0, |t| {
             embed_end.saturating_duration_since(t).as_secs_f64()
         });
@@ -326,6 +374,13 @@ impl Progress {
             text,
             tags: self.tags.snapshot(end),
             captions: self.captions.snapshot(end),
+            stages: StageTimes {
+                embedding_s,
+                decoders: get(&self.busy.decoders),
+                decode_s: get(&self.busy.decode_ns) as f64 / 1e9,
+                embed_s: get(&self.busy.embed_ns) as f64 / 1e9,
+                write_s: get(&self.busy.write_ns) as f64 / 1e9,
+            },
         }
     }
 }
@@ -349,4 +404,27 @@ mod tests {
         progress.reset();
         assert!(progress.snapshot().elapsed_s < first.elapsed_s);
     }
+
+    #[test]
+    fn the_embedding_rate_stops_where_embedding_ends() {
+        let progress = Progress::default();
+        progress.reset();
+        progress.embedding_started();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        progress.embedded.store(10, Ordering::Relaxed);
+        progress.embedding_finished();
+        // The tag pass then embeds its vocabulary and starts again once it has.
+        progress.tags.start(0);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        progress.tags.start(10);
+        let s = progress.snapshot();
+        // At least the 60 ms after embedding ended are left out (sleeps only ever run long).
+        assert!(
+            s.stages.embedding_s >= 0.02 && s.stages.embedding_s + 0.06 <= s.elapsed_s,
+            "{:?} in {} s",
+            s.stages,
+            s.elapsed_s
+        );
+    }
 }
+

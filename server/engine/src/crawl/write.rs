@@ -42,7 +42,9 @@ pub(super) fn run(
         let due = pending.len() >= MAX_BATCH
             || (!pending.is_empty() && (!open || oldest.elapsed() >= MAX_WAIT));
         if due {
+            let started = Instant::now();
             commit(stage, catalog, crawl_id, std::mem::take(&mut pending))?;
+            super::progress::Busy::add(&stage.progress.busy.write_ns, started);
         }
         if last_save.elapsed() >= SAVE_EVERY {
             stage.parts.index.save()?;

@@ -45,7 +45,7 @@ pub const MAX_SCANS: usize = 500;
 /// (a data `FF` is always followed by `00` or a restart marker), so this counts the scans, plus
 /// those of any small JPEG embedded in a metadata segment.
 fn scan_count(bytes: &[u8]) -> usize {
-    bytes.windows(2).filter(|w| w == &[0xFF, 0xDA]).count()
+    memchr::memmem::find_iter(bytes, &[0xFF, 0xDA]).count()
 }
 
 /// `jpeg-decoder`, DCT-scaled too: the fallback, and the decoder of builds without libjpeg-turbo.

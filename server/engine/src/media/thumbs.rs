@@ -84,8 +84,13 @@ pub fn whole_jpeg(bytes: &[u8]) -> bool {
     bytes.len() > 4 && bytes.starts_with(&[0xFF, 0xD8]) && bytes.ends_with(&[0xFF, 0xD9])
 }
 
-/// `rgb` as JPEG bytes at thumbnail quality.
+/// `rgb` as JPEG bytes at thumbnail quality: by libjpeg-turbo where the build has it, else (or
+/// should it fail) by the `image` crate.
 pub fn jpeg(rgb: &RgbImage) -> std::io::Result<Vec<u8>> {
+    #[cfg(feature = "turbojpeg")]
+    if let Ok(bytes) = super::turbo::encode(rgb.as_raw(), rgb.width(), rgb.height(), QUALITY) {
+        return Ok(bytes);
+    }
     let mut bytes = Cursor::new(Vec::new());
     JpegEncoder::new_with_quality(&mut bytes, QUALITY)
         .encode_image(rgb)
@@ -148,5 +153,31 @@ mod tests {
         assert!(whole_jpeg(&bytes));
         assert!(!whole_jpeg(&bytes[..bytes.len() / 2]));
         assert!(!whole_jpeg(b""));
+    }
+
+    #[test]
+    fn thumbnails_encode_the_picture() {
+        // A picture with structure (a gradient and a block), encoded and decoded again.
+        let img = RgbImage::from_fn(341, 256, |x, y| {
+            if (100..200).contains(&x) && (50..150).contains(&y) {
+                image::Rgb([250, 250, 20])
+            } else {
+                image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+            }
+        });
+        let bytes = jpeg(&img).expect("encodes");
+        assert!(whole_jpeg(&bytes));
+        let back = image::load_from_memory(&bytes).expect("decodes").to_rgb8();
+        assert_eq!(back.dimensions(), img.dimensions());
+        let worst = back
+            .pixels()
+            .zip(img.pixels())
+            .flat_map(|(a, b)| (0..3).map(move |c| (i32::from(a[c]) - i32::from(b[c])).abs()))
+            .filter(|d| *d > 24)
+            .count();
+        assert!(
+            worst < 341 * 256 / 50,
+            "{worst} channel values off by more than 24"
+        );
     }
 }
