@@ -3,12 +3,15 @@
 //! Module fields are named after the checkpoint's keys (including HF's `pre_layrnorm`), so the
 //! safetensors file maps onto the module tree directly.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{ClipConfig, ModelConfig};
+use crate::cpu::CpuPatches;
 use crate::transformer::{layer_norm, linear_no_bias, Encoder, TextEmbeddings, UNLOADED};
 
 /// Patch and position embeddings with a class token (`CLIPVisionEmbeddings`).
@@ -20,14 +23,23 @@ pub struct ClipVisionEmbeddings {
     pub patch_embedding: Conv2d,
     /// One position per patch plus the class token.
     pub position_embedding: Embedding,
+    /// The patch convolution held for the CPU kernels, after [`ClipModel::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<CpuPatches>>,
 }
 
 impl ClipVisionEmbeddings {
     /// `[batch, 3, size, size]` → `[batch, 1 + patches, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<3> {
-        let patches = self.patch_embedding.forward(pixels); // [b, hidden, gh, gw]
-        let [b, hidden, gh, gw] = patches.dims();
-        let patches = patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2); // [b, n, hidden]
+        let patches = match &self.cpu {
+            Some(cpu) => cpu.forward(pixels), // [b, n, hidden]
+            None => {
+                let patches = self.patch_embedding.forward(pixels); // [b, hidden, gh, gw]
+                let [b, hidden, gh, gw] = patches.dims();
+                patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2) // [b, n, hidden]
+            }
+        };
+        let [b, _, hidden] = patches.dims();
         let class = self
             .class_embedding
             .val()
@@ -143,6 +155,7 @@ impl ClipModel {
                     position_embedding: EmbeddingConfig::new(grid * grid + 1, v.hidden_size)
                         .with_initializer(UNLOADED)
                         .init(device),
+                    cpu: None,
                 },
                 pre_layrnorm: layer_norm(v.hidden_size, v.layer_norm_eps, device),
                 encoder: Encoder::new(&whole.vision_tower(), device),
@@ -158,6 +171,8 @@ impl ClipModel {
     pub fn prepare_cpu(&mut self, bf16: bool) {
         self.text_model.encoder.prepare_cpu(bf16);
         self.vision_model.encoder.prepare_cpu(bf16);
+        let embeddings = &mut self.vision_model.embeddings;
+        embeddings.cpu = CpuPatches::new(&embeddings.patch_embedding, bf16).map(Arc::new);
     }
 
     /// Image embeddings, not normalised: `[batch, 3, size, size]` → `[batch, projection_dim]`.

@@ -5,6 +5,8 @@
 //! mask that pools the last position through a linear `head`; no projection layers; gelu-tanh;
 //! layer-norm epsilon 1e-6.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear, LinearConfig};
@@ -13,6 +15,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{ModelConfig, SiglipConfig};
+use crate::cpu::CpuPatches;
 use crate::transformer::{layer_norm, Encoder, Mlp, TextEmbeddings, UNLOADED};
 
 /// Patch and position embeddings (`SiglipVisionEmbeddings`).
@@ -22,6 +25,9 @@ pub struct SiglipVisionEmbeddings {
     pub patch_embedding: Conv2d,
     /// One position per patch.
     pub position_embedding: Embedding,
+    /// The patch convolution held for the CPU kernels, after [`SiglipModel::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<CpuPatches>>,
 }
 
 /// `torch.nn.MultiheadAttention` as stored in the checkpoint: one packed `in_proj`.
@@ -105,9 +111,15 @@ pub struct SiglipVisionTransformer {
 impl SiglipVisionTransformer {
     /// `[batch, 3, size, size]` → `[batch, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
-        let patches = self.embeddings.patch_embedding.forward(pixels);
-        let [b, hidden, gh, gw] = patches.dims();
-        let x = patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2)
+        let patches = match &self.embeddings.cpu {
+            Some(cpu) => cpu.forward(pixels),
+            None => {
+                let patches = self.embeddings.patch_embedding.forward(pixels);
+                let [b, hidden, gh, gw] = patches.dims();
+                patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2)
+            }
+        };
+        let x = patches
             + self
                 .embeddings
                 .position_embedding
@@ -193,6 +205,7 @@ impl SiglipModel {
                     position_embedding: EmbeddingConfig::new(grid * grid, v.hidden_size)
                         .with_initializer(UNLOADED)
                         .init(device),
+                    cpu: None,
                 },
                 encoder: Encoder::new(&whole.vision_tower(), device),
                 post_layernorm: layer_norm(v.hidden_size, v.layer_norm_eps, device),
@@ -219,6 +232,8 @@ impl SiglipModel {
     pub fn prepare_cpu(&mut self, bf16: bool) {
         self.text_model.encoder.prepare_cpu(bf16);
         self.vision_model.encoder.prepare_cpu(bf16);
+        let embeddings = &mut self.vision_model.embeddings;
+        embeddings.cpu = CpuPatches::new(&embeddings.patch_embedding, bf16).map(Arc::new);
     }
 
     /// Image embeddings, not normalised.

@@ -24,8 +24,9 @@ mod gemm;
 pub(crate) mod kernels;
 mod packed;
 
-use burn::nn::{LayerNorm, Linear};
-use burn::tensor::Tensor;
+use burn::nn::conv::Conv2d;
+use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use self::gemm::{matmul, MatMut, MatRef, Threads};
@@ -134,6 +135,96 @@ impl CpuLinear {
             accumulate,
             Threads::All,
         );
+    }
+}
+
+/// A patch embedding (a convolution whose stride is its kernel, without padding) as one
+/// product: each image's patches gathered into rows, times the kernel packed like any linear
+/// weight, so it runs on the same kernels (bf16 included) as the encoder instead of burn's
+/// general convolution.
+pub struct CpuPatches {
+    linear: CpuLinear,
+    channels: usize,
+    patch: usize,
+}
+
+impl std::fmt::Debug for CpuPatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuPatches")
+            .field("channels", &self.channels)
+            .field("patch", &self.patch)
+            .field("hidden", &self.linear.n)
+            .finish()
+    }
+}
+
+impl CpuPatches {
+    /// From a patchify convolution with f32 weights on the CPU; `None` for any other
+    /// convolution (left to burn).
+    pub fn new(conv: &Conv2d, bf16: bool) -> Option<Self> {
+        let weight = conv.weight.val();
+        let [hidden, channels, p, q] = weight.dims();
+        let plain = p == q
+            && conv.kernel_size == [p, p]
+            && conv.stride == [p, p]
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && matches!(conv.padding, PaddingConfig2d::Valid)
+            && weight.device() == burn::tensor::Device::flex()
+            && weight.dtype() == burn::tensor::DType::F32;
+        if !plain {
+            return None;
+        }
+        // [hidden, channels·p·p] → [channels·p·p, hidden].
+        let k = channels * p * p;
+        let w = values(weight);
+        let mut t = vec![0.0; k * hidden];
+        for (o, row) in w.chunks_exact(k).enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                t[i * hidden + o] = *v;
+            }
+        }
+        let bias = conv
+            .bias
+            .as_ref()
+            .map_or_else(|| vec![0.0; hidden], |b| values(b.val()));
+        Some(CpuPatches {
+            linear: CpuLinear::new(t, k, hidden, bias, bf16),
+            channels,
+            patch: p,
+        })
+    }
+
+    /// `[batch, channels, h, w]` → `[batch, (h / patch) · (w / patch), hidden]`, patches in
+    /// row-major order (the convolution's output flattened, channels last).
+    pub fn forward(&self, pixels: Tensor<4>) -> Tensor<3> {
+        let [b, c, h, w] = pixels.dims();
+        assert_eq!(c, self.channels, "pixels have the convolution's channels");
+        let device = pixels.device();
+        let data = values(pixels);
+        let p = self.patch;
+        let (gh, gw) = (h / p, w / p);
+        let (k, hidden) = (self.linear.k, self.linear.n);
+        let rows = b * gh * gw;
+        let mut x = vec![0.0f32; rows * k];
+        let per_image = gh * gw * k;
+        x.par_chunks_mut(per_image.max(1))
+            .enumerate()
+            .for_each(|(image, x)| {
+                for (patch, row) in x.chunks_exact_mut(k).enumerate() {
+                    let (gy, gx) = (patch / gw, patch % gw);
+                    for ch in 0..c {
+                        for ky in 0..p {
+                            let src = ((image * c + ch) * h + gy * p + ky) * w + gx * p;
+                            row[(ch * p + ky) * p..][..p].copy_from_slice(&data[src..src + p]);
+                        }
+                    }
+                }
+            });
+        let mut out = vec![0.0f32; rows * hidden];
+        self.linear.product(&x, rows, &mut out, false);
+        add_bias(&mut out, &self.linear.bias, None);
+        Tensor::from_data(TensorData::new(out, [b, gh * gw, hidden]), &device)
     }
 }
 
@@ -571,5 +662,31 @@ mod tests {
                 "row {row}: bf16 gave exactly the fp32 values (not run in bf16?)"
             );
         }
+    }
+
+    #[test]
+    fn patches_are_the_convolution() {
+        let device = Device::flex();
+        for bias in [false, true] {
+            let conv = burn::nn::conv::Conv2dConfig::new([3, 20], [4, 4])
+                .with_stride([4, 4])
+                .with_bias(bias)
+                .init(&device);
+            let patches = CpuPatches::new(&conv, false).expect("a patchify convolution");
+            let pixels =
+                Tensor::<4>::random([2, 3, 8, 12], Distribution::Normal(0.0, 1.0), &device);
+            let want = conv.forward(pixels.clone()); // [2, 20, 2, 3]
+            let want = values(want.reshape([2, 20, 6]).swap_dims(1, 2));
+            let got = values(patches.forward(pixels));
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-4, "bias {bias}: {g} vs {w}");
+            }
+        }
+        // Anything but a plain patchify convolution is left to burn.
+        let overlapping = burn::nn::conv::Conv2dConfig::new([3, 20], [4, 4])
+            .with_stride([2, 2])
+            .init(&device);
+        assert!(CpuPatches::new(&overlapping, false).is_none());
     }
 }
