@@ -8,8 +8,10 @@
 //! the 16 weights `W[i, 16p..16p + 16]` (zero beyond the last column). The AVX2 kernel keeps a
 //! 6 × 16 tile of the output in twelve registers, streams the panel, and broadcasts one input
 //! value per row and step, reading inputs in place; the AVX-512 kernel keeps a 14 × 16 tile, one
-//! register a row, and reads a contiguous copy of the inputs' block (14 rows `k` apart would
-//! evict each other from the first-level cache). Work is split into (row block, panel group)
+//! register a row, and reads the inputs interleaved once per product, the 14 rows of a tile
+//! side by side (14 rows read in place, `k` apart, would evict each other from the first-level
+//! cache and need 14 row pointers), each value broadcast by the multiply itself (a small
+//! assembly loop: the compiler emits a separate broadcast). Work is split into (row block, panel group)
 //! tiles over rayon's threads, and the input dimension into blocks of [`KC`] so a panel's slice
 //! stays in the first-level cache while every row of the tile reuses it; a single row tile (a
 //! text query's tokens) reads each panel start to end in one pass instead.
@@ -172,11 +174,11 @@ impl Packed {
 
     /// A 512-bit kernel's product: `x` interleaved once (rounded to bf16 pairs for the bf16
     /// kernel) into a per-thread buffer laid out as the kernel reads it, then the tiles.
-    /// Layout: per block of input features, per tile of 14 rows (the last padded with zeros),
-    /// per step the 14 rows' values (or pairs) side by side, so the kernel reads a whole tile
-    /// through one pointer (14 row pointers do not fit in the general registers, and their
-    /// spills cost a third of the kernel's time) and with the broadcast folded into the
-    /// multiply.
+    /// Layout: per block of input features, per tile of 14 rows (a partial last tile's missing
+    /// rows left unwritten and unread), per step the 14 rows' values (or pairs) side by side,
+    /// so the kernel reads a whole tile through one pointer (14 row pointers do not fit in the
+    /// general registers, and their spills cost a third of the kernel's time) and with the
+    /// broadcast folded into the multiply.
     #[cfg(target_arch = "x86_64")]
     fn product_interleaved(&self, x: &[f32], rows: usize, out: &mut [f32], accumulate: bool) {
         use x86::MR_WIDE;
@@ -193,10 +195,14 @@ impl Packed {
         // Taken, not borrowed: a rayon thread waiting in one product may run a task of
         // another, which then finds the buffer gone and uses a fresh one.
         let mut steps = SCRATCH.with(std::cell::Cell::take);
-        steps.clear();
-        steps.resize(tiles * MR_WIDE * per_value(k), 0);
+        let needed = tiles * MR_WIDE * per_value(k);
+        if steps.len() < needed {
+            steps.resize(needed, 0);
+        }
+        // Not cleared: every value a kernel reads is written below (a partial last tile's
+        // missing rows are never read).
         let mut k0 = 0;
-        let mut rest = &mut steps[..];
+        let mut rest = &mut steps[..needed];
         while k0 < k {
             let kc = block.min(k - k0);
             let sc = per_value(kc);
@@ -235,7 +241,7 @@ impl Packed {
             k0 += kc;
         }
         let dst = Dst(out.as_mut_ptr());
-        let steps_ref = &steps;
+        let steps_ref = &steps[..needed];
         // Row blocks of whole 14-row tiles.
         self.tiles(rows, 7 * MR_WIDE, |tile_rows, panels| {
             // SAFETY: as in `product`; the CPU has AVX-512F (`Avx512` and `Bf16` panels exist
