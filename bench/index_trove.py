@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 
-AFTER = re.compile(rb"tagging|reading text|captioning")
+# The first pass after embedding, as Trove logs it (its progress line only says so when it next
+# refreshes, up to a second later).
+AFTER = re.compile(rb"embedding the tag vocabulary|tagging|reading text|captioning")
 LOADED = re.compile(rb"model loaded")
 EMBEDDED = re.compile(rb"indexing: .*?([\d,]+) embedded")
 
