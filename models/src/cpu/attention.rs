@@ -12,14 +12,7 @@ const LANE: usize = 16;
 
 /// Whether [`product`] can run here (AVX-512F).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    super::packed::wide_available()
 }
 
 /// `c[i·ldc + j] = Σ_t a[i·lda + t] · b[t·ldb + j]` for `i < m`, `j < n`, `t < k`. Each row of
@@ -182,12 +175,8 @@ mod tests {
             (4, 130, 9),
         ] {
             let (lda, ldb, ldc) = (k + 3, n.div_ceil(16) * 16 + 5, n + 2);
-            let a: Vec<f32> = (0..m * lda)
-                .map(|i| ((i * 7 % 19) as f32 - 9.0) / 9.0)
-                .collect();
-            let b: Vec<f32> = (0..k * ldb)
-                .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.0)
-                .collect();
+            let a = crate::cpu::pattern(m * lda, 7, 19, 9.0);
+            let b = crate::cpu::pattern(k * ldb, 5, 23, 11.0);
             let mut c = vec![f32::NAN; m * ldc];
             product((m, n, k), &a, lda, &b, ldb, &mut c, ldc);
             for i in 0..m {

@@ -55,14 +55,8 @@ impl Weight {
     /// A row-major weight for the `gemm` crate, widening layers output-major.
     fn plain(weight: Vec<f32>, k: usize, n: usize) -> Self {
         if n > k {
-            let mut t = vec![0.0; k * n];
-            for (r, row) in weight.chunks_exact(n).enumerate() {
-                for (c, v) in row.iter().enumerate() {
-                    t[c * k + r] = *v;
-                }
-            }
             Weight::Plain {
-                data: t,
+                data: transpose(&weight, k, n),
                 out_major: true,
             }
         } else {
@@ -177,13 +171,7 @@ impl CpuPatches {
         }
         // [hidden, channels·p·p] → [channels·p·p, hidden].
         let k = channels * p * p;
-        let w = values(weight);
-        let mut t = vec![0.0; k * hidden];
-        for (o, row) in w.chunks_exact(k).enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                t[i * hidden + o] = *v;
-            }
-        }
+        let t = transpose(&values(weight), hidden, k);
         let bias = conv
             .bias
             .as_ref()
@@ -226,6 +214,26 @@ impl CpuPatches {
         add_bias(&mut out, &self.linear.bias, None);
         Tensor::from_data(TensorData::new(out, [b, gh * gw, hidden]), &device)
     }
+}
+
+/// A row-major `[rows, cols]` matrix as row-major `[cols, rows]`.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; rows * cols];
+    for (r, row) in m.chunks_exact(cols).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            t[c * rows + r] = *v;
+        }
+    }
+    t
+}
+
+/// Deterministic test values spread over about ±1: `((i · step mod modulus) − modulus / 2) /
+/// divisor` for `i < len`.
+#[cfg(test)]
+fn pattern(len: usize, step: usize, modulus: usize, divisor: f32) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * step % modulus) as f32 - (modulus / 2) as f32) / divisor)
+        .collect()
 }
 
 /// `(weight [k, n], k, n, bias)` of a burn linear layer; a missing bias is zeros.

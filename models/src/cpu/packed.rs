@@ -337,7 +337,7 @@ pub fn bf16_available() -> bool {
 }
 
 /// Whether the 512-bit kernel can run here (AVX-512F, besides what [`available`] needs).
-fn wide_available() -> bool {
+pub(super) fn wide_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -826,12 +826,8 @@ mod tests {
             (100, 64, 200),
             (2, 1, 1),
         ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 7 % 19) as f32 - 9.0) / 9.0)
-                .collect();
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.0)
-                .collect();
+            let x = crate::cpu::pattern(rows * k, 7, 19, 9.0);
+            let w = crate::cpu::pattern(k * n, 5, 23, 11.0);
             let mut packed = Packed::new(&w, k, n, false).expect("AVX2");
             assert_eq!(packed.unpacked(), w);
             let want = naive(&x, &w, rows, k, n);
@@ -894,12 +890,8 @@ mod tests {
             (2, 1, 1),
             (230, 771, 33),
         ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 7 % 19) as f32 - 9.0) / 9.3)
-                .collect();
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 23) as f32 - 11.0) / 11.7)
-                .collect();
+            let x = crate::cpu::pattern(rows * k, 7, 19, 9.3);
+            let w = crate::cpu::pattern(k * n, 5, 23, 11.7);
             let packed = Packed::new(&w, k, n, true).expect("AVX-512");
             assert!(packed.is_bf16());
             // Products of bf16 values are exact in f32: only the order of the sums differs.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use trove_models::Pixels;
 
+use super::progress::Busy;
 use super::{Ready, Stage, ToWriter};
 use crate::catalog::{FileFacts, Outcome};
 use crate::media::ImageFacts;
@@ -28,7 +29,7 @@ pub(super) fn run(
             .unzip();
         let started = Instant::now();
         let results = embed(stage, &pixels);
-        super::progress::Busy::add(&stage.progress.busy.embed_ns, started);
+        Busy::add(&stage.progress.busy.embed_ns, started);
         tracing::debug!(
             images = pixels.len(),
             ms = started.elapsed().as_millis(),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use super::progress::Busy;
 use super::{CrawlError, Stage, ToWriter};
 use crate::catalog::{Catalog, Outcome};
 
@@ -44,7 +45,7 @@ pub(super) fn run(
         if due {
             let started = Instant::now();
             commit(stage, catalog, crawl_id, std::mem::take(&mut pending))?;
-            super::progress::Busy::add(&stage.progress.busy.write_ns, started);
+            Busy::add(&stage.progress.busy.write_ns, started);
         }
         if last_save.elapsed() >= SAVE_EVERY {
             stage.parts.index.save()?;

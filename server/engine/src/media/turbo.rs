@@ -82,19 +82,17 @@ struct Handle(*mut c_void);
 impl Handle {
     fn new() -> Result<Self, String> {
         // SAFETY: no arguments; a null result is checked.
-        let h = unsafe { tjInitDecompress() };
-        if h.is_null() {
-            Err("libjpeg-turbo could not start a decoder".into())
-        } else {
-            Ok(Handle(h))
-        }
+        Self::checked(unsafe { tjInitDecompress() }, "a decoder")
     }
 
     fn compressor() -> Result<Self, String> {
         // SAFETY: no arguments; a null result is checked.
-        let h = unsafe { tjInitCompress() };
+        Self::checked(unsafe { tjInitCompress() }, "an encoder")
+    }
+
+    fn checked(h: *mut c_void, what: &str) -> Result<Self, String> {
         if h.is_null() {
-            Err("libjpeg-turbo could not start an encoder".into())
+            Err(format!("libjpeg-turbo could not start {what}"))
         } else {
             Ok(Handle(h))
         }
