@@ -36,7 +36,9 @@
 //!    similar the ten shown are than the true ten. `TROVE_BENCH_BREADTHS=768,1536` measures
 //!    several search breadths; `TROVE_BENCH_DATA=lowrank` draws vectors that vary along 32
 //!    directions per subject instead of all 512; `TROVE_BENCH_INDEX=FILE` saves the built index
-//!    there, and a later run with the same file loads it instead of building.
+//!    there, and a later run with the same file loads it instead of building. The graph is the
+//!    engine's unless `TROVE_BENCH_STORED` (f32, f16 or bf16), `TROVE_BENCH_LINKS` or
+//!    `TROVE_BENCH_INSERT_BREADTH` say otherwise, to weigh another against it.
 //!
 //! `TROVE_BENCH_KEEP=DIR` keeps the catalog (and the index the server saves) in `DIR` and
 //! reuses them when a later run finds them there, so a second run skips minutes of setup.
@@ -52,7 +54,7 @@ use std::time::{Duration, Instant};
 use app::pages::search::encode;
 use trove_engine::catalog::{Catalog, FileFacts, Outcome};
 use trove_engine::media::ImageFacts;
-use trove_engine::vectors::{Neighbour, VectorIndex};
+use trove_engine::vectors::{Graph, Neighbour, ScalarKind, VectorIndex};
 use trove_models::{Compute, DevicePreference, Embedder};
 
 const SUBJECTS: [&str; 40] = [
@@ -684,8 +686,9 @@ fn million(dir: &Path, dim: usize, centres: &[Vec<f32>]) -> serde_json::Value {
         .into_iter()
         .map(|breadth| {
             let mut s = breadth_run(&index, breadth, &draw, &queries, &truths);
-            if let Some(b) = build_s {
+            if let Some((b, graph)) = build_s {
                 s["build_s"] = b.round().into();
+                s["graph"] = describe(graph).into();
             }
             s
         })
@@ -702,14 +705,14 @@ struct Draw<'a> {
 
 /// The index of `n` drawn vectors: loaded from `TROVE_BENCH_INDEX` when that file exists (a
 /// relative path is taken from the workspace: cargo runs benches in the package's folder),
-/// else built on one thread per core (and kept there when it is set). The build's seconds,
-/// when it was built.
+/// else built on one thread per core (and kept there when it is set). The build's seconds and
+/// graph, when it was built.
 fn built_or_loaded(
     dir: &Path,
     dim: usize,
     n: usize,
     draw: &Draw<'_>,
-) -> (Arc<VectorIndex>, Option<f64>) {
+) -> (Arc<VectorIndex>, Option<(f64, Graph)>) {
     let (vector, centres, data) = (draw.vector, draw.centres, draw.name);
     let kept = std::env::var_os("TROVE_BENCH_INDEX").map(|p| workspace().join(p));
     let path = kept.clone().unwrap_or_else(|| dir.join("million.usearch"));
@@ -725,10 +728,8 @@ fn built_or_loaded(
         );
         (Arc::new(index), None)
     } else {
-        let index = Arc::new(
-            VectorIndex::new(&path, "bench", dim, trove_engine::vectors::ScalarKind::F16)
-                .expect("index"),
-        );
+        let graph = bench_graph();
+        let index = Arc::new(VectorIndex::new(&path, "bench", dim, graph).expect("index"));
         // Drawn before the clock starts: the build time is the index's alone.
         let drawn: Vec<Vec<Vec<f32>>> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -764,12 +765,50 @@ fn built_or_loaded(
             }
         });
         let build_s = t.elapsed().as_secs_f64();
-        println!("  built {n} {data} vectors in {build_s:.0} s on {threads} threads");
+        println!(
+            "  built {n} {data} vectors in {build_s:.0} s on {threads} threads ({})",
+            describe(graph)
+        );
         if kept.is_some() {
             index.save().expect("saves the index");
         }
-        (index, Some(build_s))
+        (index, Some((build_s, graph)))
     }
+}
+
+/// The graph the index-only part builds: the engine's, or what the environment says.
+fn bench_graph() -> Graph {
+    let engine = Graph::ENGINE;
+    let stored = match std::env::var("TROVE_BENCH_STORED").as_deref() {
+        Err(_) => engine.stored,
+        Ok("f32") => ScalarKind::F32,
+        Ok("f16") => ScalarKind::F16,
+        Ok("bf16") => ScalarKind::BF16,
+        Ok(other) => panic!("TROVE_BENCH_STORED is f32, f16 or bf16, not {other}"),
+    };
+    Graph {
+        stored,
+        links: env_usize("TROVE_BENCH_LINKS", engine.links),
+        insert_breadth: env_usize("TROVE_BENCH_INSERT_BREADTH", engine.insert_breadth),
+    }
+}
+
+fn describe(graph: Graph) -> String {
+    let stored = match graph.stored {
+        ScalarKind::F32 => "f32",
+        ScalarKind::F16 => "f16",
+        ScalarKind::BF16 => "bf16",
+        _ => "another type",
+    };
+    let engine = if graph == Graph::ENGINE {
+        ", the engine's"
+    } else {
+        ""
+    };
+    format!(
+        "{} links, inserts {} wide, {stored} vectors{engine}",
+        graph.links, graph.insert_breadth
+    )
 }
 
 /// Latency and quality of HNSW search `breadth` wide, as the engine asks: its first bucket, of

@@ -1,4 +1,4 @@
-//! The vector index: a usearch HNSW graph (cosine, f16 by default) keyed by image id, saved
+//! The vector index: a usearch HNSW graph (cosine, vectors kept in bf16) keyed by image id, saved
 //! beside the catalog. It is a cache of the catalog's embeddings: at open it proves itself
 //! against the catalog and says what it did ([`Opened`], in [`open`]).
 //!
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
-/// How vectors are stored in the index (`F16` in the engine).
+/// How vectors are stored in the index ([`Graph::stored`]).
 pub use usearch::ScalarKind;
 use usearch::{Index, IndexOptions, MetricKind};
 
@@ -25,13 +25,41 @@ use slots::SlotPool;
 use crate::catalog::CatalogError;
 use crate::fsutil::{replace_with, write_atomic, WriteOptions};
 
-/// How wide an insert searches for neighbours (build time grows with it; recall is checked by
-/// the recall test below and by the search bench at a million vectors). 128 wide with 16 links
-/// built a million structured vectors 7 times faster with recall@10 0.969, but random vectors
-/// fell to 0.842 in the recall test (24 links: 0.938); README, "Searching".
-pub const EXPANSION_ADD: usize = 256;
-/// Links per vector in the upper layers (twice as many on the base layer).
-const CONNECTIVITY: usize = 32;
+/// How an HNSW graph is built and what it stores. The engine's is [`Graph::ENGINE`]; the search
+/// bench weighs others against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Graph {
+    /// How the index stores vectors.
+    pub stored: ScalarKind,
+    /// Links per vector in the upper layers (twice as many on the base layer).
+    pub links: usize,
+    /// How wide an insert searches for neighbours (build time grows with it).
+    pub insert_breadth: usize,
+}
+
+impl Graph {
+    /// The engine's graph (README, "Searching", has the measurements):
+    /// - bf16 rounds each component to 8 significant bits (a similarity moves by about 1e-4):
+    ///   half the memory of f32, like f16, but cheaper distances (bf16 widens to f32 by a
+    ///   shift, and CPUs with AVX512_BF16 multiply it directly). An index saved in f16 by an
+    ///   earlier version loads and works as it is.
+    /// - 32 links: 16 cost recall on random vectors (0.842 in the recall test, 24: 0.938).
+    /// - inserts search 128 wide: 256 built twice as slowly for no measurable recall.
+    pub const ENGINE: Graph = Graph {
+        stored: ScalarKind::BF16,
+        links: 32,
+        insert_breadth: 128,
+    };
+
+    /// The engine's graph storing vectors as `stored`.
+    pub const fn stored_as(stored: ScalarKind) -> Graph {
+        Graph {
+            stored,
+            ..Graph::ENGINE
+        }
+    }
+}
+
 /// How wide a search looks at least (a search for k results looks at least k wide).
 pub const EXPANSION_SEARCH: usize = 768;
 
@@ -117,13 +145,13 @@ impl std::fmt::Debug for VectorIndex {
     }
 }
 
-fn options(dim: usize, quantization: ScalarKind) -> IndexOptions {
+fn options(dim: usize, graph: Graph) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
         metric: MetricKind::Cos,
-        quantization,
-        connectivity: CONNECTIVITY,
-        expansion_add: EXPANSION_ADD,
+        quantization: graph.stored,
+        connectivity: graph.links,
+        expansion_add: graph.insert_breadth,
         expansion_search: EXPANSION_SEARCH,
         ..IndexOptions::default()
     }
@@ -131,8 +159,8 @@ fn options(dim: usize, quantization: ScalarKind) -> IndexOptions {
 
 impl VectorIndex {
     /// An empty in-memory index that will save to `path`.
-    pub fn new(path: &Path, model: &str, dim: usize, quantization: ScalarKind) -> Result<Self> {
-        let index = Index::new(&options(dim, quantization)).map_err(usearch("create"))?;
+    pub fn new(path: &Path, model: &str, dim: usize, graph: Graph) -> Result<Self> {
+        let index = Index::new(&options(dim, graph)).map_err(usearch("create"))?;
         index
             .reserve_capacity_and_threads(1024, SLOTS)
             .map_err(usearch("reserve"))?;
@@ -155,13 +183,14 @@ impl VectorIndex {
                 got: index.dimensions(),
             });
         }
-        // Breadths are settings of the running index, not of the file.
-        index.change_expansion_add(EXPANSION_ADD);
+        // Breadths are settings of the running index, not of the file (its links and the way
+        // it stores vectors are).
+        index.change_expansion_add(Graph::ENGINE.insert_breadth);
         index.change_expansion_search(EXPANSION_SEARCH);
         index
             .reserve_capacity_and_threads(index.size() + 1024, SLOTS)
             .map_err(usearch("reserve"))?;
-        let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
+        let vi = VectorIndex::new(path, model, dim, Graph::stored_as(index.scalar_kind()))?;
         *vi.write() = index;
         Ok(vi)
     }

@@ -6,9 +6,7 @@
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use usearch::ScalarKind;
-
-use super::{sidecar_path, Result, Sidecar, VectorError, VectorIndex, SLOTS};
+use super::{sidecar_path, Graph, Result, Sidecar, VectorError, VectorIndex, SLOTS};
 use crate::catalog::Catalog;
 
 /// How [`VectorIndex::open`] came by its index.
@@ -58,7 +56,7 @@ impl VectorIndex {
                 }
             }
         }
-        let vi = VectorIndex::new(path, model, dim, ScalarKind::F16)?;
+        let vi = VectorIndex::new(path, model, dim, Graph::ENGINE)?;
         vi.reserve(expected + 1024)?;
         vi.fill(catalog, model_id, |_, _| true)?;
         vi.save()?;
@@ -112,7 +110,7 @@ impl VectorIndex {
         }
     }
 
-    /// Whether the index holds `vector` (up to its f16 rounding) for image `id`.
+    /// Whether the index holds `vector` (up to its rounding) for image `id`.
     fn holds(&self, id: i64, vector: &[f32], scratch: &mut [f32]) -> bool {
         let index = self.read();
         let _slot = self.slots.take();

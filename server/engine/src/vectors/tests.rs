@@ -25,8 +25,13 @@ fn unit(seed: u64, dim: usize) -> Vec<f32> {
 #[test]
 fn finds_the_nearest_and_grows_past_its_capacity() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let vi =
-        VectorIndex::new(&dir.path().join("v.usearch"), "m", 8, ScalarKind::F32).expect("creates");
+    let vi = VectorIndex::new(
+        &dir.path().join("v.usearch"),
+        "m",
+        8,
+        Graph::stored_as(ScalarKind::F32),
+    )
+    .expect("creates");
     for i in 0..3000 {
         vi.add(i, &unit(i as u64, 8)).expect("adds");
     }
@@ -96,6 +101,7 @@ fn a_saved_index_that_lags_the_catalog_gets_only_what_it_lacks() {
     // Other weights under the name, or images the catalog no longer has: built again.
     let (vi, opened) = VectorIndex::open(&path, "m@2", 8, &store, model_id).expect("opens");
     assert_eq!((opened, vi.len()), (Opened::Rebuilt, 500));
+    assert_eq!(vi.read().scalar_kind(), Graph::ENGINE.stored);
     drop(vi);
     let (store, model_id) = catalog(&dir.path().join("c.db"), 100);
     let (vi, opened) = VectorIndex::open(&path, "m@2", 8, &store, model_id).expect("opens");
@@ -107,7 +113,8 @@ fn an_id_that_now_holds_another_vector_is_replaced() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("m.usearch");
     let (store, model_id) = catalog(&dir.path().join("a.db"), 50);
-    let vi = VectorIndex::new(&path, "m@1", 8, ScalarKind::F16).expect("creates");
+    // Saved in f16, as earlier versions did: it loads, stays f16 and is caught up.
+    let vi = VectorIndex::new(&path, "m@1", 8, Graph::stored_as(ScalarKind::F16)).expect("creates");
     for i in 1..=40 {
         // Ids 1-10 hold other vectors (as when SQLite reuses the id of a forgotten image).
         vi.add(
@@ -120,6 +127,7 @@ fn an_id_that_now_holds_another_vector_is_replaced() {
     drop(vi);
     let (vi, opened) = VectorIndex::open(&path, "m@1", 8, &store, model_id).expect("opens");
     assert_eq!((opened, vi.len()), (Opened::CaughtUp { added: 20 }, 50));
+    assert_eq!(vi.read().scalar_kind(), ScalarKind::F16);
     for i in 1..=50 {
         assert_eq!(
             vi.search_exact(&unit(i, 8), 1).expect("search")[0].id,
@@ -135,8 +143,8 @@ fn hnsw_recall_at_10_is_at_least_0_95_on_100k_random_vectors() {
     const N: i64 = 100_000;
     const DIM: usize = 128;
     let dir = tempfile::tempdir().expect("temp dir");
-    let vi = VectorIndex::new(&dir.path().join("v.usearch"), "m", DIM, ScalarKind::F16)
-        .expect("creates");
+    let vi =
+        VectorIndex::new(&dir.path().join("v.usearch"), "m", DIM, Graph::ENGINE).expect("creates");
     vi.reserve(N as usize).expect("reserves");
     std::thread::scope(|s| {
         for half in 0..2 {
