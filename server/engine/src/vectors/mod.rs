@@ -44,7 +44,8 @@ impl Graph {
     ///   shift, and CPUs with AVX512_BF16 multiply it directly). An index saved in f16 by an
     ///   earlier version loads and works as it is.
     /// - 32 links: 16 cost recall on random vectors (0.842 in the recall test, 24: 0.938).
-    /// - inserts search 128 wide: 256 built twice as slowly for no measurable recall.
+    /// - inserts search 128 wide: 256 built twice as slowly for little recall (0.98 against
+    ///   0.976 in the recall test, 1.000 both on structured vectors).
     pub const ENGINE: Graph = Graph {
         stored: ScalarKind::BF16,
         links: 32,
