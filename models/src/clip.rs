@@ -12,7 +12,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{ClipConfig, ModelConfig};
 use crate::cpu::CpuPatches;
-use crate::transformer::{layer_norm, linear_no_bias, Encoder, TextEmbeddings, UNLOADED};
+use crate::transformer::{
+    layer_norm, linear_no_bias, patch_rows, Encoder, TextEmbeddings, UNLOADED,
+};
 
 /// Patch and position embeddings with a class token (`CLIPVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -31,14 +33,7 @@ pub struct ClipVisionEmbeddings {
 impl ClipVisionEmbeddings {
     /// `[batch, 3, size, size]` → `[batch, 1 + patches, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<3> {
-        let patches = match &self.cpu {
-            Some(cpu) => cpu.forward(pixels), // [b, n, hidden]
-            None => {
-                let patches = self.patch_embedding.forward(pixels); // [b, hidden, gh, gw]
-                let [b, hidden, gh, gw] = patches.dims();
-                patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2) // [b, n, hidden]
-            }
-        };
+        let patches = patch_rows(&self.patch_embedding, self.cpu.as_deref(), pixels);
         let [b, _, hidden] = patches.dims();
         let class = self
             .class_embedding

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{ModelConfig, SiglipConfig};
 use crate::cpu::CpuPatches;
-use crate::transformer::{layer_norm, Encoder, Mlp, TextEmbeddings, UNLOADED};
+use crate::transformer::{layer_norm, patch_rows, Encoder, Mlp, TextEmbeddings, UNLOADED};
 
 /// Patch and position embeddings (`SiglipVisionEmbeddings`).
 #[derive(Module, Debug)]
@@ -111,21 +111,13 @@ pub struct SiglipVisionTransformer {
 impl SiglipVisionTransformer {
     /// `[batch, 3, size, size]` → `[batch, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
-        let patches = match &self.embeddings.cpu {
-            Some(cpu) => cpu.forward(pixels),
-            None => {
-                let patches = self.embeddings.patch_embedding.forward(pixels);
-                let [b, hidden, gh, gw] = patches.dims();
-                patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2)
-            }
-        };
-        let x = patches
-            + self
-                .embeddings
-                .position_embedding
-                .weight
-                .val()
-                .unsqueeze::<3>();
+        let embeddings = &self.embeddings;
+        let patches = patch_rows(
+            &embeddings.patch_embedding,
+            embeddings.cpu.as_deref(),
+            pixels,
+        );
+        let x = patches + embeddings.position_embedding.weight.val().unsqueeze::<3>();
         let x = self.post_layernorm.forward(self.encoder.forward(x, false));
         self.head.forward(x)
     }

@@ -5,6 +5,7 @@
 //! checkpoint's, so weights load without renaming.
 
 use burn::module::Module;
+use burn::nn::conv::Conv2d;
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
@@ -15,7 +16,7 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use std::sync::Arc;
 
 use crate::config::{Activation, TowerConfig};
-use crate::cpu::CpuEncoder;
+use crate::cpu::{CpuEncoder, CpuPatches};
 
 /// Applies an MLP activation.
 pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
@@ -238,6 +239,20 @@ impl TextEmbeddings {
 /// is set): zeros, which cost a memset, rather than burn's default random initialisers, whose
 /// sampling is thrown away.
 pub const UNLOADED: Initializer = Initializer::Zeros;
+
+/// A vision tower's patch embedding as rows, `[batch, 3, size, size]` → `[batch, patches,
+/// hidden]`: on the CPU kernels once the tower was prepared for them (`cpu`), else burn's
+/// convolution.
+pub fn patch_rows(conv: &Conv2d, cpu: Option<&CpuPatches>, pixels: Tensor<4>) -> Tensor<3> {
+    match cpu {
+        Some(cpu) => cpu.forward(pixels),
+        None => {
+            let patches = conv.forward(pixels); // [b, hidden, gh, gw]
+            let [b, hidden, gh, gw] = patches.dims();
+            patches.reshape([b, hidden, gh * gw]).swap_dims(1, 2)
+        }
+    }
+}
 
 /// A layer norm with the checkpoint's epsilon.
 pub fn layer_norm(dim: usize, eps: f64, device: &Device) -> LayerNorm {
