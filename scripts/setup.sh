@@ -85,20 +85,21 @@ setup_vulkan_cpu() {
 }
 
 setup_native_libs() {
-  # Image decoders from the system: libheif for HEIC photos (Debian 12 ships 1.15) and
-  # libjpeg-turbo for fast JPEG decoding; their headers and pkg-config files are needed to build.
-  # macOS: `brew install libheif jpeg-turbo pkg-config`.
-  if pkg-config --exists libheif libturbojpeg 2>/dev/null; then
+  # Image decoders from the system: libheif for HEIC and AVIF photos (Debian 12 ships 1.15, with
+  # its AV1 decoders), libjpeg-turbo for fast JPEG decoding and libtiff (4.5+) for the TIFFs the
+  # image crate cannot read; their headers and pkg-config files are needed to build.
+  # macOS: `brew install libheif jpeg-turbo libtiff pkg-config`.
+  if pkg-config --exists libheif libturbojpeg 'libtiff-4 >= 4.5' 2>/dev/null; then
     return
   fi
   if [ "$(uname -s)" != Linux ] || ! command -v apt-get >/dev/null; then
-    say "libheif or libjpeg-turbo is missing: install them (macOS: brew install libheif jpeg-turbo pkg-config) or build with --no-default-features --features gpu"
+    say "libheif, libjpeg-turbo or libtiff is missing: install them (macOS: brew install libheif jpeg-turbo libtiff pkg-config) or build with --no-default-features --features gpu"
     return
   fi
-  say "Debian libheif-dev, libturbojpeg0-dev and pkg-config (HEIC and fast JPEG decoding)"
+  say "Debian libheif-dev, libturbojpeg0-dev, libtiff-dev and pkg-config (HEIC, AVIF, fast JPEG, TIFF)"
   need_sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive need_sudo apt-get install -y -qq --no-install-recommends \
-    libheif-dev libturbojpeg0-dev pkg-config >/dev/null
+    libheif-dev libturbojpeg0-dev libtiff-dev pkg-config >/dev/null
 }
 
 # PaddleOCR's PP-OCRv4 detector and recogniser (Apache-2.0), as ONNX files inside RapidOCR's

@@ -51,7 +51,9 @@ pub fn href(path: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// File formats offered in the filters.
-const FORMATS: [&str; 7] = ["jpeg", "png", "webp", "gif", "heic", "tiff", "bmp"];
+const FORMATS: [&str; 11] = [
+    "jpeg", "png", "webp", "gif", "heic", "avif", "tiff", "bmp", "mpo", "pnm", "raw",
+];
 
 const INPUT: &str =
     "rounded-md border border-stone-300 bg-white px-2 py-1 dark:border-stone-700 dark:bg-stone-900";

@@ -266,8 +266,19 @@ fn open_inside(indexed: &IndexedFile, roots: &[PathBuf]) -> Option<OpenOriginal>
     })
 }
 
-/// The MIME type of an image file, from its first bytes.
+/// The MIME type of an image file, from its first bytes (camera raw files that are TIFFs
+/// underneath, NEF and DNG among them, are sent as TIFFs; the others as bytes).
 pub fn mime_of(bytes: &[u8]) -> &'static str {
+    if bytes.get(4..8) == Some(b"ftyp") {
+        return match bytes.get(8..12) {
+            Some(b"avif" | b"avis") => "image/avif",
+            Some(b"crx ") => "application/octet-stream",
+            _ => "image/heic",
+        };
+    }
+    if bytes.get(8..10) == Some(b"CR") {
+        return "application/octet-stream";
+    }
     match image::guess_format(bytes) {
         Ok(image::ImageFormat::Jpeg) => "image/jpeg",
         Ok(image::ImageFormat::Png) => "image/png",
@@ -275,7 +286,7 @@ pub fn mime_of(bytes: &[u8]) -> &'static str {
         Ok(image::ImageFormat::Gif) => "image/gif",
         Ok(image::ImageFormat::Tiff) => "image/tiff",
         Ok(image::ImageFormat::Bmp) => "image/bmp",
-        _ if bytes.get(4..8) == Some(b"ftyp") => "image/heic",
+        Ok(image::ImageFormat::Pnm) => "image/x-portable-anymap",
         _ => "application/octet-stream",
     }
 }

@@ -119,8 +119,18 @@ impl FilterSql {
             ));
         }
         if let Some(format) = &filters.format {
-            let p = next(Value::Text(format.to_ascii_lowercase()));
-            condition.push_str(&format!(" AND i.format = {p}"));
+            let format = format.to_ascii_lowercase();
+            if format == "raw" {
+                // Every camera raw format (the names are constants, not the user's text).
+                let names: Vec<String> = crate::media::RAW_FORMATS
+                    .iter()
+                    .map(|f| format!("'{f}'"))
+                    .collect();
+                condition.push_str(&format!(" AND i.format IN ({})", names.join(", ")));
+            } else {
+                let p = next(Value::Text(format));
+                condition.push_str(&format!(" AND i.format = {p}"));
+            }
         }
         if let Some(before) = &filters.before {
             let p = next(Value::Text(before.clone()));

@@ -48,8 +48,11 @@ use crate::vectors::{VectorError, VectorIndex};
 
 /// File name extensions the crawl considers (case-insensitive). Other files are ignored
 /// without a record; these are recorded as skipped when they cannot be read.
-pub const IMAGE_EXTENSIONS: [&str; 13] = [
-    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "hif",
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "mpo", "png", "apng", "webp", "gif", "tif", "tiff", "bmp",
+    "heic", "heif", "hif", "avif", "pbm", "pgm", "ppm", "pnm", "pam", // camera raw files:
+    "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "raf", "orf", "rw2", "dng", "pef",
+    "srw", "3fr", "iiq", "erf", "kdc", "dcr", "mos", "mrw", "x3f", "rwl",
 ];
 
 /// How to crawl.

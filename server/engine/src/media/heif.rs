@@ -1,4 +1,5 @@
-//! HEIC/HEIF through the system libheif (feature `heic`), using an embedded thumbnail of the
+//! HEIC/HEIF and AVIF through the system libheif (feature `heic`; AVIF needs a libheif built
+//! with an AV1 decoder, as Debian's and Homebrew's are), using an embedded thumbnail of the
 //! same shape when it has enough pixels.
 
 #[cfg(feature = "heic")]
@@ -11,6 +12,7 @@ use super::{DecodeError, DecodeLimits, Raw};
 #[cfg(feature = "heic")]
 pub(super) fn decode(
     bytes: &[u8],
+    format: &'static str,
     min_side: u32,
     limits: DecodeLimits,
 ) -> Result<Raw, DecodeError> {
@@ -18,7 +20,7 @@ pub(super) fn decode(
     static LIB: std::sync::OnceLock<LibHeif> = std::sync::OnceLock::new();
     let lib = LIB.get_or_init(LibHeif::new);
     let corrupt = |e: libheif_rs::HeifError| DecodeError::Corrupt {
-        format: "HEIC",
+        format,
         detail: e.message,
     };
     let ctx = HeifContext::read_from_bytes(bytes).map_err(corrupt)?;
@@ -44,7 +46,7 @@ pub(super) fn decode(
         .map_err(corrupt)?;
     let planes = image.planes();
     let plane = planes.interleaved.ok_or_else(|| DecodeError::Corrupt {
-        format: "HEIC",
+        format,
         detail: "no interleaved RGB plane".into(),
     })?;
     let (pw, ph) = (plane.width, plane.height);
@@ -54,13 +56,13 @@ pub(super) fn decode(
         let start = y * plane.stride;
         rgb.extend_from_slice(plane.data.get(start..start + row).ok_or_else(|| {
             DecodeError::Corrupt {
-                format: "HEIC",
+                format,
                 detail: "short pixel rows".into(),
             }
         })?);
     }
     let img = RgbImage::from_raw(pw, ph, rgb).ok_or_else(|| DecodeError::Corrupt {
-        format: "HEIC",
+        format,
         detail: "inconsistent pixel buffer".into(),
     })?;
     let short = pw.min(ph).max(1);
@@ -76,8 +78,13 @@ pub(super) fn decode(
 }
 
 #[cfg(not(feature = "heic"))]
-pub(super) fn decode(_: &[u8], _: u32, _: DecodeLimits) -> Result<Raw, DecodeError> {
-    Err(DecodeError::Unsupported(
-        "HEIC/HEIF images need Trove built with the `heic` feature (libheif)".into(),
-    ))
+pub(super) fn decode(
+    _: &[u8],
+    format: &'static str,
+    _: u32,
+    _: DecodeLimits,
+) -> Result<Raw, DecodeError> {
+    Err(DecodeError::Unsupported(format!(
+        "{format} images need Trove built with the `heic` feature (libheif)"
+    )))
 }

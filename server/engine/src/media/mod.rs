@@ -2,23 +2,32 @@
 //! (format, displayed size, EXIF) and a reason a person understands when it cannot be done;
 //! and the thumbnails made from those pixels ([`thumbs`]).
 //!
-//! JPEGs are decoded DCT-scaled (libjpeg's trick): a 12 MP photo needed at 256 px is decoded at
-//! 1/8 size, several times faster than a full decode, by the system's libjpeg-turbo
-//! ([`turbo`], feature `turbojpeg`) or else `jpeg-decoder`'s `scale` ([`jpeg`]). Other formats
-//! go through the `image` crate ([`raster`]) or libheif ([`heif`]). Formats are recognised by
+//! JPEGs (and MPOs, whose first picture is a JPEG) are decoded DCT-scaled (libjpeg's trick): a
+//! 12 MP photo needed at 256 px is decoded at 1/8 size, several times faster than a full
+//! decode, by the system's libjpeg-turbo ([`turbo`], feature `turbojpeg`) or else
+//! `jpeg-decoder`'s `scale` ([`jpeg`]). Camera raw files show the JPEG preview they hold
+//! ([`raw`]). HEIC and AVIF go through libheif ([`heif`]); PNG (APNG's first frame), WebP, GIF,
+//! BMP, Netpbm and TIFF through the `image` crate ([`raster`]), with the TIFFs it cannot read
+//! handed to the system libtiff ([`libtiff`], feature `libtiff`). Formats are recognised by
 //! their bytes, not their names. Every decoder runs under `catch_unwind`, and header sizes are
 //! checked against a pixel limit before any pixel buffer is allocated.
 
 mod heif;
+mod ifd;
 mod jpeg;
+#[cfg(feature = "libtiff")]
+mod libtiff;
 mod metadata;
 mod raster;
+mod raw;
 pub mod thumbs;
 #[cfg(feature = "turbojpeg")]
 pub mod turbo;
 pub mod xmp;
 
 use std::io::Cursor;
+
+pub use raw::RAW_FORMATS;
 
 use image::{ImageFormat, RgbImage};
 
@@ -128,25 +137,51 @@ pub struct Decoded {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Jpeg,
+    /// A JPEG with more pictures after it (Multi-Picture Format: stereo pairs, Fujifilm's).
+    Mpo,
     Other(ImageFormat),
     Heif,
+    Avif,
+    /// A camera raw file, by its catalog name (`nef`, `cr3`, …).
+    Raw(&'static str),
 }
 
 fn sniff(bytes: &[u8]) -> Option<Format> {
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
-        let brand = &bytes[8..12];
+        // The major brand, then the compatible ones (an AVIF may say `mif1` first).
+        let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let compatible = bytes
+            .get(16..size.min(bytes.len()).min(256))
+            .unwrap_or_default();
+        let brands: Vec<&[u8]> = std::iter::once(&bytes[8..12])
+            .chain(compatible.chunks_exact(4))
+            .collect();
+        if brands.iter().any(|b| *b == b"avif" || *b == b"avis") {
+            return Some(Format::Avif);
+        }
         if [
-            b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif",
+            b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
         ]
         .iter()
-        .any(|b| brand == *b)
+        .any(|b| brands[0] == *b)
         {
             return Some(Format::Heif);
         }
     }
+    if let Some(name) = raw::sniff(bytes) {
+        return Some(Format::Raw(name));
+    }
+    // BigTIFF, which `image` does not recognise but libtiff reads.
+    if bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+") {
+        return Some(Format::Other(ImageFormat::Tiff));
+    }
     let format = image::guess_format(bytes).ok()?;
     if format == ImageFormat::Jpeg {
-        Some(Format::Jpeg)
+        Some(if jpeg::is_mpo(bytes) {
+            Format::Mpo
+        } else {
+            Format::Jpeg
+        })
     } else {
         [
             ImageFormat::Png,
@@ -154,6 +189,7 @@ fn sniff(bytes: &[u8]) -> Option<Format> {
             ImageFormat::Gif,
             ImageFormat::Tiff,
             ImageFormat::Bmp,
+            ImageFormat::Pnm,
         ]
         .contains(&format)
         .then_some(Format::Other(format))
@@ -163,12 +199,16 @@ fn sniff(bytes: &[u8]) -> Option<Format> {
 fn format_name(f: Format) -> &'static str {
     match f {
         Format::Jpeg => "jpeg",
+        Format::Mpo => "mpo",
         Format::Heif => "heic",
+        Format::Avif => "avif",
+        Format::Raw(name) => name,
         Format::Other(ImageFormat::Png) => "png",
         Format::Other(ImageFormat::WebP) => "webp",
         Format::Other(ImageFormat::Gif) => "gif",
         Format::Other(ImageFormat::Tiff) => "tiff",
         Format::Other(ImageFormat::Bmp) => "bmp",
+        Format::Other(ImageFormat::Pnm) => "pnm",
         Format::Other(_) => "image",
     }
 }
@@ -188,9 +228,11 @@ pub fn decode(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Decod
     let format = sniff(bytes).ok_or_else(|| DecodeError::NotAnImage(describe_start(bytes)))?;
     let name = format_name(format);
     let run = || match format {
-        Format::Jpeg => jpeg::decode(bytes, min_side, limits),
+        Format::Jpeg | Format::Mpo => jpeg::decode(bytes, min_side, limits),
+        Format::Raw(name) => raw::decode(bytes, name, min_side, limits),
         Format::Other(f) => raster::decode(bytes, f, name, min_side, limits),
-        Format::Heif => heif::decode(bytes, min_side, limits),
+        Format::Heif => heif::decode(bytes, "HEIC", min_side, limits),
+        Format::Avif => heif::decode(bytes, "AVIF", min_side, limits),
     };
     let (rgb, width, height, exif_raw) =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
@@ -205,8 +247,8 @@ pub fn decode(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Decod
     };
     let exif = match (format, exif_raw) {
         (_, Some(raw)) => exif::Reader::new().read_raw(raw).ok(),
-        (Format::Jpeg, None) => None,
-        (Format::Other(_) | Format::Heif, None) => exif::Reader::new()
+        (Format::Jpeg | Format::Mpo | Format::Raw(_), None) => None,
+        (Format::Other(_) | Format::Heif | Format::Avif, None) => exif::Reader::new()
             .read_from_container(&mut Cursor::new(bytes))
             .ok(),
     };
@@ -214,7 +256,9 @@ pub fn decode(bytes: &[u8], min_side: u32, limits: DecodeLimits) -> Result<Decod
     if let Some(exif) = exif {
         metadata::read(&exif, &mut facts);
         // libheif has already applied the container's rotation and mirroring.
-        let orientation = facts.orientation.filter(|_| format != Format::Heif);
+        let orientation = facts
+            .orientation
+            .filter(|_| !matches!(format, Format::Heif | Format::Avif));
         if let Some(o) = orientation.filter(|o| (2..=8).contains(o)) {
             rgb = metadata::orient(rgb, o);
             if o >= 5 {
@@ -389,5 +433,169 @@ mod tests {
         let bottom = d.rgb.get_pixel(8, 28).0;
         assert!(top[0] > 150 && top[2] < 90, "{top:?}");
         assert!(bottom[2] > 150 && bottom[0] < 90, "{bottom:?}");
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    /// Where the fixture's red (or white) half ends up once decoded and turned upright.
+    #[derive(Debug, Clone, Copy)]
+    enum Layout {
+        RedLeft,
+        RedTop,
+        RedBottom,
+        WhiteLeft,
+    }
+
+    fn check_layout(name: &str, rgb: &RgbImage, layout: Layout) {
+        let (w, h) = rgb.dimensions();
+        let at = |x: u32, y: u32| rgb.get_pixel(x, y).0;
+        let (first, second) = match layout {
+            Layout::RedLeft | Layout::WhiteLeft => (at(w / 8, h / 2), at(w - 1 - w / 8, h / 2)),
+            Layout::RedTop => (at(w / 2, h / 8), at(w / 2, h - 1 - h / 8)),
+            Layout::RedBottom => (at(w / 2, h - 1 - h / 8), at(w / 2, h / 8)),
+        };
+        if let Layout::WhiteLeft = layout {
+            assert!(first.iter().all(|&c| c > 200), "{name}: {first:?}");
+            assert!(second.iter().all(|&c| c < 50), "{name}: {second:?}");
+        } else {
+            assert!(
+                first[0] > 150 && first[2] < 90,
+                "{name}: red half {first:?}"
+            );
+            assert!(
+                second[2] > 150 && second[0] < 90,
+                "{name}: blue half {second:?}"
+            );
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/formats")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Every fixture `tests/fixtures/formats/make.py` writes (but the one without a preview),
+    /// decoded, the right way up, with its facts.
+    #[test]
+    fn every_format_decodes_upright_with_its_facts() {
+        use Layout::*;
+        let nikon = Some("NIKON CORPORATION");
+        type Case<'a> = (&'a str, &'a str, (u32, u32), Layout, Option<&'a str>);
+        let cases: &[Case] = &[
+            ("animated.apng", "png", (96, 64), RedLeft, None),
+            ("stereo.mpo", "mpo", (96, 64), RedLeft, Some("TroveCam")),
+            ("photo.ppm", "pnm", (96, 64), RedLeft, None),
+            ("photo.pam", "pnm", (96, 64), RedLeft, None),
+            ("grey.pgm", "pnm", (96, 64), WhiteLeft, None),
+            ("bits.pbm", "pnm", (96, 64), WhiteLeft, None),
+            ("rgb16.tif", "tiff", (96, 64), RedLeft, None),
+            ("palette.tif", "tiff", (96, 64), RedLeft, None),
+            ("cielab.tif", "tiff", (96, 64), RedLeft, None),
+            ("jpeg-ycbcr.tif", "tiff", (96, 64), RedLeft, None),
+            ("lzw-predictor.tif", "tiff", (96, 64), RedLeft, None),
+            (
+                "deflate-predictor-tiled.tif",
+                "tiff",
+                (96, 64),
+                RedLeft,
+                None,
+            ),
+            ("bigtiff.tif", "tiff", (96, 64), RedLeft, None),
+            ("cmyk.tif", "tiff", (96, 64), RedLeft, None),
+            ("multipage.tif", "tiff", (96, 64), RedLeft, None),
+            ("nikon.nef", "nef", (128, 192), RedBottom, nikon),
+            ("canon.cr2", "cr2", (192, 128), RedLeft, Some("Canon")),
+            ("canon.cr3", "cr3", (128, 192), RedTop, Some("Canon")),
+            ("sony.arw", "arw", (192, 128), RedLeft, Some("SONY")),
+            ("pixel.dng", "dng", (192, 128), RedLeft, Some("Google")),
+            (
+                "olympus.orf",
+                "orf",
+                (192, 128),
+                RedLeft,
+                Some("OLYMPUS CORPORATION"),
+            ),
+            (
+                "panasonic.rw2",
+                "rw2",
+                (192, 128),
+                RedLeft,
+                Some("Panasonic"),
+            ),
+            ("fujifilm.raf", "raf", (192, 128), RedLeft, Some("FUJIFILM")),
+        ];
+        #[cfg(feature = "heic")]
+        let cases = [
+            cases,
+            &[("photo.avif", "avif", (96, 64), RedLeft, Some("TroveCam"))][..],
+        ]
+        .concat();
+        for &(name, format, size, layout, make) in cases.iter() {
+            #[cfg(not(feature = "libtiff"))]
+            if ["palette.tif", "cielab.tif", "jpeg-ycbcr.tif", "bigtiff.tif"].contains(&name) {
+                continue;
+            }
+            let d = decode(&fixture(name), 32, DecodeLimits::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(d.facts.format, format, "{name}");
+            assert_eq!((d.facts.width, d.facts.height), size, "{name}");
+            let (w, h) = d.rgb.dimensions();
+            assert_eq!(w * size.1, h * size.0, "{name}: {w}x{h} keeps the shape");
+            assert!(w.min(h) >= 32, "{name}: {w}x{h} has the pixels asked for");
+            check_layout(name, &d.rgb, layout);
+            assert_eq!(d.facts.camera_make.as_deref(), make, "{name}");
+            if make.is_some() {
+                assert_eq!(
+                    d.facts.taken_at.as_deref(),
+                    Some("2024-05-01T13:45:10"),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_shown_says_why() {
+        let err = decode(&fixture("no-preview.dng"), 32, DecodeLimits::default())
+            .expect_err("no preview")
+            .to_string();
+        assert!(
+            err.contains("DNG camera raw file holds no preview"),
+            "{err}"
+        );
+        // A TIFF whose compression neither decoder knows: what it is, not "damaged".
+        let mut tiff = fixture("lzw-predictor.tif");
+        let t = ifd::Tiff::parse(&tiff).expect("a TIFF");
+        let _ = t;
+        let at = find_entry(&tiff, 259).expect("has a compression tag");
+        tiff[at + 8..at + 10].copy_from_slice(&34712u16.to_le_bytes());
+        let err = decode(&tiff, 32, DecodeLimits::default())
+            .expect_err("JPEG 2000")
+            .to_string();
+        assert!(
+            err.contains("this TIFF uses RGB colour, JPEG 2000 compression, 8-bit"),
+            "{err}"
+        );
+        // A raw whose preview is cut short gets no half picture.
+        let mut nef = fixture("nikon.nef");
+        let start = memchr::memmem::find(&nef, &[0xFF, 0xD8, 0xFF]).expect("a preview");
+        nef[start + 400..start + 1200].fill(0);
+        nef.truncate(start + 1200);
+        let err = decode(&nef, 32, DecodeLimits::default()).expect_err("cut");
+        assert!(!err.to_string().is_empty());
+    }
+
+    /// The offset of `tag`'s entry in IFD0 of a little-endian classic TIFF.
+    fn find_entry(tiff: &[u8], tag: u16) -> Option<usize> {
+        let ifd0 = u32::from_le_bytes(tiff[4..8].try_into().ok()?) as usize;
+        let n = usize::from(u16::from_le_bytes(tiff[ifd0..ifd0 + 2].try_into().ok()?));
+        (0..n)
+            .map(|i| ifd0 + 2 + i * 12)
+            .find(|&at| u16::from_le_bytes([tiff[at], tiff[at + 1]]) == tag)
     }
 }

@@ -73,16 +73,20 @@ impl Parsed {
     }
 }
 
-/// The file formats `type:` accepts, with the other names people use for them.
-const FORMATS: [(&str, &[&str]); 8] = [
+/// The file formats `type:` accepts, with the other names people use for them. Each camera
+/// raw format is accepted by its own name too (`type:nef`), and `type:raw` means any of them.
+const FORMATS: [(&str, &[&str]); 11] = [
     ("jpeg", &["jpg", "jpe", "jfif"]),
-    ("png", &[]),
+    ("png", &["apng"]),
     ("gif", &[]),
     ("webp", &[]),
-    ("heic", &["heif"]),
+    ("heic", &["heif", "hif"]),
+    ("avif", &[]),
     ("tiff", &["tif"]),
     ("bmp", &[]),
-    ("avif", &[]),
+    ("mpo", &[]),
+    ("pnm", &["ppm", "pgm", "pbm", "pam"]),
+    ("raw", &[]),
 ];
 
 /// One piece of the query text.
@@ -360,6 +364,9 @@ fn first_day(value: &str, name: &str) -> Result<String, String> {
 /// The catalog's name for a format a user typed.
 fn format_of(value: &str) -> Result<String, String> {
     let v = value.trim_start_matches('.').to_ascii_lowercase();
+    if let Some(raw) = crate::media::RAW_FORMATS.iter().find(|r| **r == v) {
+        return Ok((*raw).to_owned());
+    }
     FORMATS
         .iter()
         .find(|(name, aliases)| *name == v || aliases.contains(&v.as_str()))
@@ -413,6 +420,15 @@ mod tests {
             parse("type:.heif").expect("parses").format.as_deref(),
             Some("heic")
         );
+        for (typed, format) in [
+            ("NEF", "nef"),
+            ("raw", "raw"),
+            ("ppm", "pnm"),
+            ("cr3", "cr3"),
+        ] {
+            let p = parse(&format!("type:{typed}")).expect("parses");
+            assert_eq!(p.format.as_deref(), Some(format), "{typed}");
+        }
         let p = parse(r#"tag:red tag:"Christmas  tree" TAG:Red dog"#).expect("parses");
         assert_eq!(p.tags, words(&["red", "Christmas tree"]));
         assert_eq!(p.words, words(&["dog"]));
