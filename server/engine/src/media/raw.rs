@@ -103,7 +103,7 @@ pub(super) fn decode(
                 let exif = choose_exif(container_exif(bytes, name), preview_exif);
                 return Ok((rgb, w, h, exif));
             }
-            Err(e @ DecodeError::TooManyPixels { .. }) => return Err(e),
+            // The next one may be smaller, or a picture where this one was not.
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -111,6 +111,7 @@ pub(super) fn decode(
     }
     let upper = name.to_ascii_uppercase();
     Err(match first_error {
+        Some(e @ DecodeError::TooManyPixels { .. }) => e,
         Some(DecodeError::Corrupt { detail, .. }) => DecodeError::Corrupt {
             format: "camera raw",
             detail: format!("its preview picture cannot be decoded: {detail}"),
