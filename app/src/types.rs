@@ -298,13 +298,18 @@ pub struct SearchHit {
     /// What an imported catalog (Lightroom) says of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<CatalogFacts>,
+    /// What its files say of it: their own XMP and IPTC (`catalog` the file's name) and their
+    /// XMP sidecars (`catalog` the sidecar's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub described: Vec<CatalogFacts>,
 }
 
 /// What a photographer's catalog (Lightroom Classic) says of a picture, imported read-only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CatalogFacts {
-    /// The catalog's file name (`Lightroom Catalog.lrcat`).
+    /// The catalog's file name (`Lightroom Catalog.lrcat`), or the file that says it
+    /// (`DSC_0001.jpg`, `DSC_0001.xmp`).
     pub catalog: String,
     /// Stars, 0–5; `None` when unrated.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -470,6 +475,10 @@ pub struct ImageInfo {
     /// What an imported catalog (Lightroom) says of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<CatalogFacts>,
+    /// What its files say of it: their own XMP and IPTC (`catalog` the file's name) and their
+    /// XMP sidecars (`catalog` the sidecar's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub described: Vec<CatalogFacts>,
 }
 
 /// How results are ordered.

@@ -136,7 +136,8 @@ fn panel(
                     }).collect_view()}
                 </ul>
             })}
-            {hit.catalog.clone().map(|c| catalog_view(c, close))}
+            {hit.catalog.clone().map(|c| catalog_view(c, close, true))}
+            {hit.described.iter().cloned().map(|c| catalog_view(c, close, false)).collect_view()}
             <dl id="lightbox-facts" class="grid grid-cols-[6rem_1fr] gap-x-2 gap-y-1">
                 {facts.into_iter().map(|(k, v)| view! {
                     <dt class="text-stone-400">{k}</dt>
@@ -194,9 +195,21 @@ fn stars(rating: u8) -> String {
     format!("{}{}", "★".repeat(r), "☆".repeat(5 - r))
 }
 
-/// What an imported catalog says of the picture: title, caption, rating, flag, label, and its
-/// keywords and collections as searches.
-fn catalog_view(c: CatalogFacts, close: impl Fn() + Copy + 'static) -> impl IntoView {
+/// What an imported catalog (`imported`) or one of the picture's files says of it: title,
+/// caption, rating, flag, label, and its keywords and collections as searches.
+fn catalog_view(
+    c: CatalogFacts,
+    close: impl Fn() + Copy + 'static,
+    imported: bool,
+) -> impl IntoView {
+    // The imported catalog's section and its parts have ids; the files' own (there may be
+    // several) are found by their class.
+    let id = |name: &'static str| imported.then_some(name);
+    let section_class = if imported {
+        "space-y-1"
+    } else {
+        "lightbox-described space-y-1"
+    };
     let mut marks = Vec::new();
     if let Some(r) = c.rating {
         marks.push(stars(r));
@@ -211,13 +224,13 @@ fn catalog_view(c: CatalogFacts, close: impl Fn() + Copy + 'static) -> impl Into
     }
     let link = "rounded-full bg-stone-700 px-2 py-0.5 text-xs hover:bg-amber-700";
     view! {
-        <section id="lightbox-catalog" aria-label=format!("From {}", c.catalog) class="space-y-1">
+        <section id=id("lightbox-catalog") aria-label=format!("From {}", c.catalog) class=section_class>
             <h2 class="text-xs uppercase tracking-wide text-stone-400">{format!("From {}", c.catalog)}</h2>
-            {c.title.clone().map(|t| view! { <p id="lightbox-title" class="font-medium text-stone-100">{t}</p> })}
-            {c.caption.clone().map(|t| view! { <p id="lightbox-catalog-caption">{t}</p> })}
-            {(!marks.is_empty()).then(|| view! { <p id="lightbox-rating" aria-label=format!("Rating: {}", c.rating.unwrap_or(0))>{marks.join(" · ")}</p> })}
+            {c.title.clone().map(|t| view! { <p id=id("lightbox-title") class="font-medium text-stone-100">{t}</p> })}
+            {c.caption.clone().map(|t| view! { <p id=id("lightbox-catalog-caption")>{t}</p> })}
+            {(!marks.is_empty()).then(|| view! { <p id=id("lightbox-rating") aria-label=format!("Rating: {}", c.rating.unwrap_or(0))>{marks.join(" · ")}</p> })}
             {(!c.keywords.is_empty()).then(|| view! {
-                <ul id="lightbox-keywords" aria-label="Keywords" class="flex flex-wrap gap-1">
+                <ul id=id("lightbox-keywords") aria-label="Keywords" class="flex flex-wrap gap-1">
                     {c.keywords.iter().map(|k| {
                         let name = k.rsplit(" > ").next().unwrap_or(k).to_owned();
                         view! { <li><a class=format!("lightbox-keyword {link}") title=k.clone() href=operator_href("keyword", &name) on:click=move |_| close()>{name.clone()}</a></li> }
@@ -225,7 +238,7 @@ fn catalog_view(c: CatalogFacts, close: impl Fn() + Copy + 'static) -> impl Into
                 </ul>
             })}
             {(!c.collections.is_empty()).then(|| view! {
-                <ul id="lightbox-collections" aria-label="Collections" class="flex flex-wrap gap-1">
+                <ul id=id("lightbox-collections") aria-label="Collections" class="flex flex-wrap gap-1">
                     {c.collections.iter().map(|k| view! {
                         <li><a class=format!("lightbox-collection {link}") href=operator_href("collection", k) on:click=move |_| close()>{k.clone()}</a></li>
                     }).collect_view()}
@@ -309,6 +322,7 @@ mod tests {
             caption: None,
             tags: Vec::new(),
             catalog: None,
+            described: Vec::new(),
         };
         let f = facts(&hit, false);
         let keys: Vec<&str> = f.iter().map(|(k, _)| *k).collect();

@@ -123,6 +123,7 @@ pub fn hit(hit: &Hit, d: &ImageDetail) -> wire::SearchHit {
         caption: d.caption.clone(),
         tags: d.tags.clone(),
         catalog: d.catalog.as_ref().map(catalog_facts),
+        described: d.described.iter().map(catalog_facts).collect(),
     }
 }
 
@@ -196,6 +197,7 @@ pub fn image_info(d: ImageDetail) -> wire::ImageInfo {
         caption: d.caption,
         tags: d.tags,
         catalog: d.catalog.as_ref().map(catalog_facts),
+        described: d.described.iter().map(catalog_facts).collect(),
     }
 }
 

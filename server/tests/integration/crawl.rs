@@ -11,12 +11,12 @@ use trove_models::synth::{write_set, Output, Split};
 use crate::util::trove;
 
 /// `count` generated PNGs (the demo model knows what they show) in `dir`.
-fn synth_images(dir: &Path, count: u64) {
+pub(crate) fn synth_images(dir: &Path, count: u64) {
     write_set(dir, 11, Split::Test, count, 128, Output::Png, &|_| {}).expect("generates");
     std::fs::remove_file(dir.join("captions.jsonl")).expect("removes captions");
 }
 
-fn index(data: &Path, folder: &Path) -> Value {
+pub(crate) fn index(data: &Path, folder: &Path) -> Value {
     index_with(data, folder, "trove/demo-clip")
 }
 
@@ -34,7 +34,7 @@ fn index_with(data: &Path, folder: &Path, model: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON summary")
 }
 
-fn status(data: &Path) -> Value {
+pub(crate) fn status(data: &Path) -> Value {
     let out = trove(data)
         .args(["--model", "trove/demo-clip", "status", "--json"])
         .output()
@@ -78,7 +78,7 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     png
 }
 
-fn reason_for<'a>(status: &'a Value, name: &str) -> &'a str {
+pub(crate) fn reason_for<'a>(status: &'a Value, name: &str) -> &'a str {
     status["skipped"]
         .as_array()
         .expect("skipped list")
@@ -163,118 +163,6 @@ fn bad_files_are_skipped_with_reasons_and_the_crawl_goes_on() {
     assert_eq!(again["progress"]["embedded"], 0, "{again:#}");
     assert_eq!(again["progress"]["unchanged"], 16, "{again:#}");
     assert_eq!(again["progress"]["skipped"], 6, "{again:#}");
-}
-
-/// The fixtures of `server/engine/tests/fixtures/formats` (see its `make.py`).
-fn format_fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/fixtures/formats");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e != "py"))
-        .collect();
-    files.sort();
-    files
-}
-
-#[test]
-fn camera_raw_avif_mpo_netpbm_and_photo_tool_tiffs_are_indexed() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let lib = tmp.path().join("lib");
-    std::fs::create_dir(&lib).expect("mkdir");
-    let fixtures = format_fixtures();
-    for f in &fixtures {
-        std::fs::copy(f, lib.join(f.file_name().expect("name"))).expect("copies");
-    }
-    // A TIFF in a compression no decoder here reads (JPEG 2000): skipped, saying what it is.
-    let mut tiff = std::fs::read(lib.join("lzw-predictor.tif")).expect("reads");
-    let ifd0 = u32::from_le_bytes(tiff[4..8].try_into().expect("4 bytes")) as usize;
-    let entries = usize::from(u16::from_le_bytes([tiff[ifd0], tiff[ifd0 + 1]]));
-    let compression = (0..entries)
-        .map(|i| ifd0 + 2 + i * 12)
-        .find(|&at| tiff[at..at + 2] == 259u16.to_le_bytes())
-        .expect("a compression entry");
-    tiff[compression + 8..compression + 10].copy_from_slice(&34712u16.to_le_bytes());
-    std::fs::write(lib.join("jpeg2000.tif"), tiff).expect("writes");
-
-    let data = tmp.path().join("data");
-    let summary = index(&data, &lib);
-    assert_eq!(summary["state"], "done", "{summary:#}");
-    let st = status(&data);
-    assert!(
-        reason_for(&st, "no-preview.dng").contains("DNG camera raw file holds no preview"),
-        "{st:#}"
-    );
-    assert!(
-        reason_for(&st, "jpeg2000.tif")
-            .contains("this TIFF uses RGB colour, JPEG 2000 compression"),
-        "{st:#}"
-    );
-    let indexed = fixtures.len() as u64 - 1;
-    assert_eq!(st["counts"]["skipped"], 2, "{st:#}");
-    assert_eq!(st["counts"]["files"], indexed, "{st:#}");
-    assert_eq!(st["counts"]["embedded"], indexed, "{st:#}");
-
-    // Each under its format, with the raw file's camera and capture time, turned upright.
-    let db = Connection::open(data.join("catalog.db")).expect("opens the catalog");
-    let row = |name: &str| -> (String, i64, i64, Option<String>, Option<String>) {
-        db.query_row(
-            "SELECT i.format, i.width, i.height, i.camera_make, i.taken_at
-               FROM files f JOIN images i ON i.id = f.image_id
-              WHERE CAST(f.path AS TEXT) LIKE '%/' || ?1",
-            [name],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-    };
-    let date = Some("2024-05-01T13:45:10".to_owned());
-    assert_eq!(
-        row("nikon.nef"),
-        (
-            "nef".into(),
-            128,
-            192,
-            Some("NIKON CORPORATION".into()),
-            date.clone()
-        )
-    );
-    assert_eq!(
-        row("canon.cr3"),
-        ("cr3".into(), 128, 192, Some("Canon".into()), date.clone())
-    );
-    assert_eq!(
-        row("fujifilm.raf"),
-        (
-            "raf".into(),
-            192,
-            128,
-            Some("FUJIFILM".into()),
-            date.clone()
-        )
-    );
-    assert_eq!(row("photo.avif").0, "avif");
-    assert_eq!(row("stereo.mpo").0, "mpo");
-    assert_eq!(row("photo.pam").0, "pnm");
-    assert_eq!(row("cielab.tif").0, "tiff");
-
-    // `type:raw` finds the eight raw files, `type:nef` the one.
-    let hits = |query: &str| -> usize {
-        let out = trove(&data)
-            .args(["--model", "trove/demo-clip", "--device", "cpu"])
-            .args(["search", query, "--limit", "100", "--json"])
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let page: Value = serde_json::from_slice(&out.stdout).expect("JSON page");
-        page["hits"].as_array().map_or(0, Vec::len)
-    };
-    assert_eq!(hits("type:raw"), 8);
-    assert_eq!(hits("type:NEF"), 1);
-    assert_eq!(hits("type:pnm"), 4);
 }
 
 #[test]

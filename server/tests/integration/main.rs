@@ -5,6 +5,7 @@ mod caption;
 mod cli;
 mod crawl;
 mod describe;
+mod formats;
 mod library;
 mod lightroom;
 mod model;

@@ -12,16 +12,20 @@
 //! The connection type is [`Catalog`]; its methods live beside the tables they touch:
 //! [`write`] (crawl outcomes, roots, forgetting), [`read`] (lookups and details), [`filter`]
 //! (search filters and browsing), [`crawls`] (the crawl log), [`models`] (model rows),
-//! [`text`] (words read from pictures), [`describe`] (captions and tags) and [`sources`]
-//! (imported catalogs: Lightroom's keywords, ratings, collections). The keyword index (`keyword_index`, FTS5 with the
+//! [`text`] (words read from pictures), [`describe`] (captions and tags), [`sources`]
+//! (imported catalogs: Lightroom's keywords, ratings, collections) and [`metadata`] (the files'
+//! own XMP and IPTC, and their sidecars, kept as two more sources). The keyword index (`keyword_index`, FTS5 with the
 //! trigram tokenizer) is derived: the schema's triggers remake an image's row whenever its
 //! files or words change (`schema-3.sql`; `schema-4.sql` joins a picture's lines with spaces; `schema-5.sql` adds
-//! captions and tags; `schema-6.sql` imported catalogs' keywords, titles, captions and collections).
+//! captions and tags; `schema-6.sql` imported catalogs' keywords, titles, captions and collections;
+//! `schema-7.sql` what files say of themselves, in their XMP and IPTC and in XMP sidecars, as two
+//! more sources).
 
 pub mod codec;
 pub mod crawls;
 pub mod describe;
 pub mod filter;
+pub mod metadata;
 pub mod models;
 pub mod read;
 pub mod sources;
@@ -45,13 +49,14 @@ pub use text::{KeywordQuery, KeywordRow, TextCounts, TextRecord, Unread};
 pub use write::{BatchEffect, FileFacts, Outcome};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("schema.sql"),
     include_str!("schema-2.sql"),
     include_str!("schema-3.sql"),
     include_str!("schema-4.sql"),
     include_str!("schema-5.sql"),
     include_str!("schema-6.sql"),
+    include_str!("schema-7.sql"),
 ];
 
 /// What can go wrong with the catalog database.

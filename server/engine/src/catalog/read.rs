@@ -50,6 +50,8 @@ pub struct KnownFile {
     pub image_id: i64,
     /// Whether that content has an embedding for the crawl's model.
     pub embedded: bool,
+    /// Whether its own metadata was read (`None`: never), and with which sidecar.
+    pub metadata: Option<Option<super::metadata::SeenSidecar>>,
 }
 
 /// What the catalog knows of an image, for results and the lightbox.
@@ -69,6 +71,9 @@ pub struct ImageDetail {
     pub tags: Vec<String>,
     /// What an imported catalog says of it (the first, where several describe it).
     pub catalog: Option<super::ImageSourceFacts>,
+    /// What its files say of it, in their own XMP and IPTC (`kind` `embedded`, `catalog` the
+    /// file) and in XMP sidecars (`sidecar`, `catalog` the sidecar).
+    pub described: Vec<super::ImageSourceFacts>,
 }
 
 /// A skipped file, as the status lists it.
@@ -99,8 +104,9 @@ impl Catalog {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.id, f.size, f.mtime_ns, f.inode, f.image_id,
                     EXISTS (SELECT 1 FROM embeddings e
-                            WHERE e.image_id = f.image_id AND e.model_id = ?2)
-             FROM files f WHERE f.path = ?1",
+                            WHERE e.image_id = f.image_id AND e.model_id = ?2),
+                    m.file_id IS NOT NULL, m.sidecar, m.sidecar_size, m.sidecar_mtime_ns
+             FROM files f LEFT JOIN file_metadata m ON m.file_id = f.id WHERE f.path = ?1",
         )?;
         Ok(stmt
             .query_row(params![path, model_id], |r| {
@@ -111,6 +117,7 @@ impl Catalog {
                     inode: to_u64(r.get(3)?),
                     image_id: r.get(4)?,
                     embedded: r.get(5)?,
+                    metadata: super::metadata::seen_sidecar(r, 6)?,
                 })
             })
             .optional()?)
@@ -241,12 +248,19 @@ impl Catalog {
                             .map(|t| t.lines().map(str::to_owned).collect())
                             .unwrap_or_default(),
                         catalog: None,
+                        described: Vec::new(),
                     }))
                 })
                 .optional()?;
             if let Some(Some(mut detail)) = row {
                 if imported {
-                    detail.catalog = self.source_facts(id)?.into_iter().next();
+                    let (own, catalogs): (Vec<_>, Vec<_>) =
+                        self.source_facts(id)?.into_iter().partition(|f| {
+                            [super::metadata::EMBEDDED, super::metadata::SIDECAR]
+                                .contains(&f.kind.as_str())
+                        });
+                    detail.catalog = catalogs.into_iter().next();
+                    detail.described = own;
                 }
                 out.push(detail);
             }

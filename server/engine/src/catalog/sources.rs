@@ -109,8 +109,15 @@ impl Catalog {
         version: &str,
         photos: &[SourcePhoto],
     ) -> Result<(i64, ImportCounts)> {
-        let tx = self.conn.transaction()?;
         let key = path_bytes(path);
+        if key.is_empty() || key == [0] {
+            // The paths of the files' own metadata sources; no catalog file is called that.
+            return Err(rusqlite::Error::InvalidParameterName(
+                "an imported catalog needs a file path".into(),
+            )
+            .into());
+        }
+        let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO sources (kind, path, version, imported_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, version = excluded.version,
@@ -216,11 +223,13 @@ impl Catalog {
         Ok((source, counts))
     }
 
-    /// Forgets an imported catalog and everything it brought; whether there was one.
+    /// Forgets an imported catalog and everything it brought; whether there was one. (What
+    /// files say of themselves is not an imported catalog: it goes with the files.)
     pub fn remove_source(&mut self, path: &Path) -> Result<bool> {
-        let n = self
-            .conn
-            .execute("DELETE FROM sources WHERE path = ?1", [path_bytes(path)])?;
+        let n = self.conn.execute(
+            "DELETE FROM sources WHERE path = ?1 AND kind NOT IN ('embedded', 'sidecar')",
+            [path_bytes(path)],
+        )?;
         Ok(n > 0)
     }
 
@@ -234,6 +243,7 @@ impl Catalog {
                     coalesce(sum(p.matched_by = 'preview'), 0),
                     coalesce(sum(p.image_id IS NULL), 0)
                FROM sources s LEFT JOIN source_photos p ON p.source_id = s.id
+              WHERE s.kind NOT IN ('embedded', 'sidecar')
               GROUP BY s.id ORDER BY s.id",
         )?;
         let rows = st.query_map([], |r| {
@@ -258,7 +268,13 @@ impl Catalog {
     /// What imported catalogs say about an image, one entry per catalog photo matched to it.
     pub fn source_facts(&self, image_id: i64) -> Result<Vec<ImageSourceFacts>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT s.kind, s.path, p.path, p.matched_by = 'preview', p.rating, p.flag, p.label,
+            "SELECT s.kind,
+                    CASE s.kind
+                      WHEN 'embedded' THEN p.path
+                      WHEN 'sidecar' THEN
+                        (SELECT m.sidecar FROM file_metadata m WHERE m.file_id = p.external_id)
+                      ELSE s.path END,
+                    p.path, p.matched_by = 'preview', p.rating, p.flag, p.label,
                     p.title, p.caption,
                     (SELECT group_concat(path, char(10)) FROM (SELECT k.path FROM source_keywords k
                       WHERE k.source_id = p.source_id AND k.external_id = p.external_id
@@ -277,7 +293,7 @@ impl Catalog {
         let rows = st.query_map([image_id], |r| {
             Ok(ImageSourceFacts {
                 kind: r.get(0)?,
-                catalog: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+                catalog: bytes_path(&r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default()),
                 original: bytes_path(&r.get::<_, Vec<u8>>(2)?),
                 preview_only: r.get::<_, Option<bool>>(3)?.unwrap_or(false),
                 rating: r.get(4)?,

@@ -12,6 +12,7 @@ fn facts(root_id: i64, path: &str) -> FileFacts {
         size: 10,
         mtime_ns: 5,
         inode: 7,
+        metadata: Default::default(),
     }
 }
 

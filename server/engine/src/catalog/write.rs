@@ -5,11 +5,12 @@ use std::path::Path;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::codec::{now, path_bytes, to_i64, vector_bytes};
+use super::metadata::{write_embedded, write_sidecar, FileMetadata, Sidecar};
 use super::{Catalog, Result};
 use crate::media::ImageFacts;
 
-/// Where a file is and its `stat` facts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a file is, its `stat` facts and what it says of its picture.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FileFacts {
     /// Its library root's row id.
     pub root_id: i64,
@@ -21,10 +22,14 @@ pub struct FileFacts {
     pub mtime_ns: i64,
     /// Inode number.
     pub inode: u64,
+    /// What it says of its picture, inside itself and in a sidecar.
+    pub metadata: FileMetadata,
 }
 
-/// One result of the crawl pipeline, written in a batch.
+/// One result of the crawl pipeline, written in a batch. (Most are `Indexed`, the large one;
+/// they cross the crawl's channels boxed.)
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// A file whose size, mtime and inode are unchanged and whose content is embedded.
     Unchanged {
@@ -45,6 +50,25 @@ pub enum Outcome {
         image: ImageFacts,
         /// A new embedding for the crawl's model.
         embedding: Option<Vec<f32>>,
+    },
+    /// An unchanged file whose own metadata was read for the first time (a catalog made
+    /// before Trove read it).
+    Described {
+        /// Its row.
+        file_id: i64,
+        /// Its path bytes.
+        path: Vec<u8>,
+        /// What it says.
+        metadata: FileMetadata,
+    },
+    /// An unchanged file whose sidecar is new, changed or gone.
+    Sidecar {
+        /// Its row.
+        file_id: i64,
+        /// Its path bytes.
+        path: Vec<u8>,
+        /// The sidecar now, if there is one.
+        sidecar: Option<Box<Sidecar>>,
     },
     /// A file that cannot be indexed.
     Skipped {
@@ -108,7 +132,10 @@ impl Catalog {
                     embedding,
                 } => {
                     let image_id = write_image(&tx, &image)?;
-                    write_file(&tx, crawl_id, &file, image_id)?;
+                    let file_id = write_file(&tx, crawl_id, &file, image_id)?;
+                    let m = &file.metadata;
+                    write_embedded(&tx, file_id, &file.path, m.embedded.as_deref())?;
+                    write_sidecar(&tx, file_id, &file.path, m.sidecar.as_deref())?;
                     if let Some(vector) = embedding {
                         let inserted = tx
                             .prepare_cached(
@@ -121,6 +148,21 @@ impl Catalog {
                         }
                     }
                 }
+                Outcome::Described {
+                    file_id,
+                    path,
+                    metadata,
+                } => {
+                    tx.prepare_cached("UPDATE files SET seen_crawl = ?2 WHERE id = ?1")?
+                        .execute(params![file_id, crawl_id])?;
+                    write_embedded(&tx, file_id, &path, metadata.embedded.as_deref())?;
+                    write_sidecar(&tx, file_id, &path, metadata.sidecar.as_deref())?;
+                }
+                Outcome::Sidecar {
+                    file_id,
+                    path,
+                    sidecar,
+                } => write_sidecar(&tx, file_id, &path, sidecar.as_deref())?,
                 Outcome::Skipped {
                     root_id,
                     path,
@@ -223,26 +265,32 @@ fn write_image(tx: &Transaction<'_>, image: &ImageFacts) -> Result<i64> {
 }
 
 /// The file row of `file`, pointing at `image_id`; a skip recorded for its path is dropped.
-fn write_file(tx: &Transaction<'_>, crawl_id: i64, file: &FileFacts, image_id: i64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO files (root_id, path, size, mtime_ns, inode, image_id, seen_crawl)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, size = excluded.size,
-           mtime_ns = excluded.mtime_ns, inode = excluded.inode, image_id = excluded.image_id,
-           seen_crawl = excluded.seen_crawl",
-    )?
-    .execute(params![
-        file.root_id,
-        file.path,
-        to_i64(file.size),
-        file.mtime_ns,
-        to_i64(file.inode),
-        image_id,
-        crawl_id
-    ])?;
+/// Returns the row's id.
+fn write_file(tx: &Transaction<'_>, crawl_id: i64, file: &FileFacts, image_id: i64) -> Result<i64> {
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO files (root_id, path, size, mtime_ns, inode, image_id, seen_crawl)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, size = excluded.size,
+               mtime_ns = excluded.mtime_ns, inode = excluded.inode, image_id = excluded.image_id,
+               seen_crawl = excluded.seen_crawl
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                file.root_id,
+                file.path,
+                to_i64(file.size),
+                file.mtime_ns,
+                to_i64(file.inode),
+                image_id,
+                crawl_id
+            ],
+            |r| r.get(0),
+        )?;
     tx.prepare_cached("DELETE FROM skipped WHERE path = ?1")?
         .execute([&file.path])?;
-    Ok(())
+    Ok(id)
 }
 
 /// A skip row for `path` with its reason; a file row for the path is dropped.

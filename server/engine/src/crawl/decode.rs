@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::progress::Busy;
 use super::{io_reason, Job, Ready, Stage, ToWriter};
+use crate::catalog::metadata::FileMetadata;
 use crate::catalog::{path_bytes, Catalog, FileFacts, Outcome};
 use crate::embed::prepare;
 use crate::media::ImageFacts;
@@ -54,12 +55,13 @@ pub(super) fn run(
 }
 
 fn decode_one(stage: &Stage<'_>, catalog: &Catalog, job: Job) -> Decoded {
-    let file = FileFacts {
+    let mut file = FileFacts {
         root_id: job.root_id,
         path: path_bytes(&job.path),
         size: job.size,
         mtime_ns: job.mtime_ns,
         inode: job.inode,
+        metadata: FileMetadata::default(),
     };
     let skipped = |file: FileFacts, reason: String| {
         Decoded::Outcome(Outcome::Skipped {
@@ -74,6 +76,14 @@ fn decode_one(stage: &Stage<'_>, catalog: &Catalog, job: Job) -> Decoded {
         Ok(b) => b,
         Err(e) => return skipped(file, io_reason("read the file", &e)),
     };
+    file.metadata = super::sidecar::metadata(&job.path, &bytes);
+    if let Some(file_id) = job.describe {
+        return Decoded::Outcome(Outcome::Described {
+            file_id,
+            path: file.path,
+            metadata: file.metadata,
+        });
+    }
     let hash: [u8; 32] = *blake3::hash(&bytes).as_bytes();
     match catalog.image_by_hash(&hash, stage.parts.model_id) {
         Ok(Some((_, true))) => {

@@ -25,6 +25,7 @@ mod batch;
 mod captions;
 mod decode;
 mod progress;
+mod sidecar;
 mod tags;
 mod text;
 mod walk;
@@ -135,13 +136,16 @@ impl Stage<'_> {
     }
 }
 
-/// A file the walk wants decoded.
+/// A file the walk wants decoded, or (`describe`) an unchanged file whose own metadata was
+/// never read.
 struct Job {
     root_id: i64,
     path: PathBuf,
     size: u64,
     mtime_ns: i64,
     inode: u64,
+    /// The file's row, when only its metadata is to be read.
+    describe: Option<i64>,
 }
 
 /// A decoded image waiting for the model.

@@ -117,6 +117,9 @@ impl RootWalk<'_> {
     /// and devices are skipped with a reason; regular files go on to [`Self::file`].
     fn visit(&self, entry: &DirEntry) -> Result<Alive, CatalogError> {
         let ft = entry.file_type();
+        if ft.is_file() && is_sidecar(entry.path()) {
+            return self.sidecar_seen(entry.path());
+        }
         if ft.is_dir() || !has_image_extension(entry.path()) {
             return Ok(true);
         }
@@ -155,7 +158,34 @@ impl RootWalk<'_> {
         if let Some(k) =
             known.filter(|k| k.embedded && (k.size, k.mtime_ns, k.inode) == (size, mtime, inode))
         {
-            return Ok(self.send(Outcome::Unchanged { file_id: k.id }));
+            return Ok(match k.metadata {
+                // Never read (a catalog older than Trove's reading of it): the decoders read
+                // it, and nothing else.
+                None => self
+                    .jobs
+                    .send(Job {
+                        root_id: self.root_id,
+                        path: path.to_path_buf(),
+                        size,
+                        mtime_ns: mtime,
+                        inode,
+                        describe: Some(k.id),
+                    })
+                    .is_ok(),
+                // Read with a sidecar that has changed or gone since: read it again.
+                Some(Some((ref sidecar, s_size, s_mtime)))
+                    if super::sidecar::stat(&crate::catalog::codec::bytes_path(sidecar))
+                        != Some((s_size, s_mtime)) =>
+                {
+                    self.send(Outcome::Unchanged { file_id: k.id })
+                        && self.send(Outcome::Sidecar {
+                            file_id: k.id,
+                            path: bytes.clone(),
+                            sidecar: super::sidecar::find(path).map(Box::new),
+                        })
+                }
+                Some(_) => self.send(Outcome::Unchanged { file_id: k.id }),
+            });
         }
         if self.catalog.skipped_unchanged(&bytes, size, mtime)? {
             return Ok(self.send(Outcome::StillSkipped { path: bytes }));
@@ -174,7 +204,69 @@ impl RootWalk<'_> {
             size,
             mtime_ns: mtime,
             inode,
+            describe: None,
         };
         Ok(self.jobs.send(job).is_ok())
     }
+
+    /// An XMP sidecar: each indexed file it belongs to (`photo.jpg.xmp` to `photo.jpg`,
+    /// `photo.xmp` to `photo.jpg`, `photo.CR2`, …), whose metadata was read with another
+    /// sidecar or another version of this one, and for which it is the sidecar Trove prefers,
+    /// has it read again. Files not read yet read their sidecar when they are.
+    fn sidecar_seen(&self, xmp: &Path) -> Result<Alive, CatalogError> {
+        let Some(name) = xmp.file_name().map(|n| n.as_encoded_bytes()) else {
+            return Ok(true);
+        };
+        let base = &name[..name.len() - 4];
+        let folder = path_bytes(xmp.parent().unwrap_or(Path::new("/")));
+        let mut prefix = folder;
+        prefix.push(b'/');
+        let mut owners = Vec::new();
+        // `photo.jpg.xmp`: `photo.jpg` exactly.
+        let mut whole = prefix.clone();
+        whole.extend_from_slice(base);
+        owners.extend(
+            self.catalog
+                .sidecar_owners(&whole)?
+                .into_iter()
+                .filter(|o| o.path == whole),
+        );
+        // `photo.xmp`: `photo.` and an image extension.
+        let mut stem = whole;
+        stem.push(b'.');
+        owners.extend(self.catalog.sidecar_owners(&stem)?.into_iter().filter(|o| {
+            let rest = &o.path[stem.len()..];
+            !rest.contains(&b'/')
+                && has_image_extension(Path::new(&format!("x.{}", String::from_utf8_lossy(rest))))
+        }));
+        let this = path_bytes(xmp);
+        for owner in owners {
+            let Some(read_with) = owner.read_with else {
+                continue;
+            };
+            let owner_path = crate::catalog::codec::bytes_path(&owner.path);
+            let preferred = super::sidecar::find(&owner_path);
+            let Some(sidecar) = preferred.filter(|s| s.path == this) else {
+                continue;
+            };
+            if read_with == Some((sidecar.path.clone(), sidecar.size, sidecar.mtime_ns)) {
+                continue;
+            }
+            let sent = self.send(Outcome::Sidecar {
+                file_id: owner.file_id,
+                path: owner.path,
+                sidecar: Some(Box::new(sidecar)),
+            });
+            if !sent {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Whether `path` is named like an XMP sidecar.
+fn is_sidecar(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xmp"))
 }

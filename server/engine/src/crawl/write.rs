@@ -71,7 +71,9 @@ fn commit(
             Outcome::Indexed {
                 embedding: None, ..
             } => reused += 1,
-            Outcome::Unchanged { .. } => unchanged += 1,
+            Outcome::Unchanged { .. } | Outcome::Described { .. } => unchanged += 1,
+            // Comes beside its file's own outcome.
+            Outcome::Sidecar { .. } => {}
             Outcome::Skipped { .. } | Outcome::StillSkipped { .. } => skipped += 1,
         }
     }

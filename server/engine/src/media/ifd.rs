@@ -190,6 +190,13 @@ impl<'a> Tiff<'a> {
         (!text.is_empty()).then(|| text.to_owned())
     }
 
+    /// The bytes of `tag`'s value in the first directory that has it, whatever its type.
+    pub fn bytes_of(&self, tag: u16) -> Option<&'a [u8]> {
+        let e = self.ifds.iter().flatten().find(|e| e.tag == tag)?;
+        let len = usize::try_from(type_size(e.typ).checked_mul(e.count)?).ok()?;
+        self.bytes.get(e.at..e.at.checked_add(len)?)
+    }
+
     /// Whether any directory has `tag`.
     pub fn has(&self, tag: u16) -> bool {
         self.ifds.iter().flatten().any(|e| e.tag == tag)

@@ -13,6 +13,7 @@
 //! bucket only adds what the smaller ones lacked, so pages never overlap or leave gaps.
 
 mod blend;
+mod formats;
 mod held;
 mod phases;
 mod query;

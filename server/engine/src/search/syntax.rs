@@ -73,22 +73,6 @@ impl Parsed {
     }
 }
 
-/// The file formats `type:` accepts, with the other names people use for them. Each camera
-/// raw format is accepted by its own name too (`type:nef`), and `type:raw` means any of them.
-const FORMATS: [(&str, &[&str]); 11] = [
-    ("jpeg", &["jpg", "jpe", "jfif"]),
-    ("png", &["apng"]),
-    ("gif", &[]),
-    ("webp", &[]),
-    ("heic", &["heif", "hif"]),
-    ("avif", &[]),
-    ("tiff", &["tif"]),
-    ("bmp", &[]),
-    ("mpo", &[]),
-    ("pnm", &["ppm", "pgm", "pbm", "pam"]),
-    ("raw", &[]),
-];
-
 /// One piece of the query text.
 #[derive(Debug, PartialEq)]
 enum Token {
@@ -213,7 +197,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                     "camera" => set(&mut p.camera, "camera", value)?,
                     "after" => set(&mut p.after, "after", first_day(&value, "after")?)?,
                     "before" => set(&mut p.before, "before", first_day(&value, "before")?)?,
-                    "type" => set(&mut p.format, "type", format_of(&value)?)?,
+                    "type" => set(&mut p.format, "type", super::formats::format_of(&value)?)?,
                     "tag" => {
                         let tag = value.split_whitespace().collect::<Vec<_>>().join(" ");
                         if !p.tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
@@ -359,22 +343,6 @@ fn first_day(value: &str, name: &str) -> Result<String, String> {
         return Err(wrong());
     }
     Ok(format!("{year:04}-{month:02}-{day:02}"))
-}
-
-/// The catalog's name for a format a user typed.
-fn format_of(value: &str) -> Result<String, String> {
-    let v = value.trim_start_matches('.').to_ascii_lowercase();
-    if let Some(raw) = crate::media::RAW_FORMATS.iter().find(|r| **r == v) {
-        return Ok((*raw).to_owned());
-    }
-    FORMATS
-        .iter()
-        .find(|(name, aliases)| *name == v || aliases.contains(&v.as_str()))
-        .map(|(name, _)| (*name).to_owned())
-        .ok_or_else(|| {
-            let known: Vec<&str> = FORMATS.iter().map(|(n, _)| *n).collect();
-            format!("type: is one of {}, not {value:?}", known.join(", "))
-        })
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ fn catalog(path: &Path, n: u64) -> (Catalog, i64) {
                 size: 1,
                 mtime_ns: 1,
                 inode: i,
+                metadata: Default::default(),
             },
             image: ImageFacts {
                 hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
