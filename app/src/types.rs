@@ -331,6 +331,10 @@ pub struct CatalogFacts {
     /// Collections (`Travel / Japan 2023`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub collections: Vec<String>,
+    /// The file name of the original, when it is offline or lost and the catalog's preview
+    /// stands in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stands_in_for: Option<String>,
 }
 
 /// A piece of text, marked where the query matched it.

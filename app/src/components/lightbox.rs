@@ -226,6 +226,9 @@ fn catalog_view(
     view! {
         <section id=id("lightbox-catalog") aria-label=format!("From {}", c.catalog) class=section_class>
             <h2 class="text-xs uppercase tracking-wide text-stone-400">{format!("From {}", c.catalog)}</h2>
+            {c.stands_in_for.clone().map(|o| view! {
+                <p class="lightbox-stand-in text-amber-300">{format!("The catalog's preview, standing in for {o} (offline or lost)")}</p>
+            })}
             {c.title.clone().map(|t| view! { <p id=id("lightbox-title") class="font-medium text-stone-100">{t}</p> })}
             {c.caption.clone().map(|t| view! { <p id=id("lightbox-catalog-caption")>{t}</p> })}
             {(!marks.is_empty()).then(|| view! { <p id=id("lightbox-rating") aria-label=format!("Rating: {}", c.rating.unwrap_or(0))>{marks.join(" · ")}</p> })}

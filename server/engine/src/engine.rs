@@ -207,8 +207,15 @@ impl Engine {
         progress: &Progress,
         stop: &AtomicBool,
     ) -> Result<CrawlSummary, CrawlError> {
+        // The previews standing in for offline originals are crawled with every library.
+        let mut roots = roots.to_vec();
+        if let Ok(stand_ins) = std::fs::canonicalize(&self.paths.stand_ins) {
+            if stand_ins.is_dir() && !roots.contains(&stand_ins) {
+                roots.push(stand_ins);
+            }
+        }
         let config = CrawlConfig {
-            roots: roots.to_vec(),
+            roots,
             limits,
             batch: 32,
             decoders: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

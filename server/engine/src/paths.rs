@@ -17,6 +17,9 @@ pub struct DataPaths {
     pub models: PathBuf,
     /// `demo-library/`: the generated images crawled when there is nothing else to index.
     pub demo_library: PathBuf,
+    /// `stand-ins/`: pictures standing in for originals that are offline or lost (an imported
+    /// catalog's previews), crawled with the libraries.
+    pub stand_ins: PathBuf,
 }
 
 impl DataPaths {
@@ -29,6 +32,7 @@ impl DataPaths {
             index: data_dir.join("index"),
             models: data_dir.join("models"),
             demo_library: data_dir.join("demo-library"),
+            stand_ins: data_dir.join("stand-ins"),
         }
     }
 

@@ -17,7 +17,7 @@ pub fn run(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> anyho
     match &args.action {
         ImportAction::Lightroom { catalog, json } => {
             let mut trove = Catalog::open(&paths.catalog)?;
-            let done = lightroom::import(&mut trove, catalog)?;
+            let done = lightroom::import(&mut trove, catalog, &paths.stand_ins)?;
             if *json {
                 let c = &done.counts;
                 serde_json::to_writer_pretty(
@@ -54,7 +54,7 @@ pub fn run(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> anyho
                 let n = done.originals_missing;
                 writeln!(
                     out,
-                    "{} {} not where the catalog says (offline or lost): `trove lightroom recover` writes Lightroom's previews of them.",
+                    "{} {} not where the catalog says (offline or lost): Lightroom's previews of them stand in (the next `trove index` indexes them), and `trove lightroom recover` writes them out as JPEGs.",
                     group(n),
                     if n == 1 { "original is" } else { "originals are" }
                 )?;
@@ -108,6 +108,9 @@ pub fn run(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> anyho
                     "{} was not imported (`trove import list` shows what was)",
                     catalog.display()
                 );
+            }
+            for k in [&key, catalog] {
+                lightroom::remove_stand_ins(&paths.stand_ins, k)?;
             }
             writeln!(
                 out,

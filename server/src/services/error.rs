@@ -47,6 +47,10 @@ pub enum ServiceError {
     /// The library folders could not be prepared for a crawl (the demo library, say).
     #[error("cannot prepare the library folders")]
     Roots(#[source] RootsError),
+    /// The previews standing in for a forgotten catalog's offline originals could not be
+    /// deleted.
+    #[error("cannot delete the previews that stood in for the catalog's offline originals")]
+    StandIns(#[source] std::io::Error),
 }
 
 /// Why an uploaded image could not be used.
@@ -227,7 +231,7 @@ impl From<ServiceError> for AppError {
                 match i {
                     ImportError::Lightroom(LrcatError::Busy { .. }) => AppError::Conflict(words),
                     ImportError::Lightroom(_) => AppError::BadRequest(words),
-                    ImportError::Catalog(_) => internal(&words),
+                    ImportError::Catalog(_) | ImportError::StandIn(_) => internal(&words),
                 }
             }
             ServiceError::Model(m) => match m {
@@ -245,7 +249,9 @@ impl From<ServiceError> for AppError {
                 StartError::Running | StartError::NoRoots => AppError::Conflict(words),
                 StartError::Thread(_) => internal(&words),
             },
-            ServiceError::Catalog(_) | ServiceError::Roots(_) => internal(&words),
+            ServiceError::Catalog(_) | ServiceError::Roots(_) | ServiceError::StandIns(_) => {
+                internal(&words)
+            }
         }
     }
 }

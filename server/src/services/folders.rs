@@ -15,7 +15,12 @@ impl Trove {
         let configured = self.configured_roots();
         let mut out: Vec<LibraryRoot> = Vec::new();
         if self.paths.catalog.is_file() {
+            let stand_ins = std::fs::canonicalize(&self.paths.stand_ins).ok();
             for (path, files) in self.readers.get()?.root_files()? {
+                // Previews standing in for offline originals are the catalogs', not a library.
+                if Some(&path) == stand_ins.as_ref() {
+                    continue;
+                }
                 out.push(LibraryRoot {
                     path: path.display().to_string(),
                     files,
@@ -86,7 +91,7 @@ impl Trove {
             return Err(FolderError::NotAbsolute(path.to_owned()).into());
         }
         let mut catalog = Catalog::open(&self.paths.catalog)?;
-        let done = trove_engine::lightroom::import(&mut catalog, &raw)?;
+        let done = trove_engine::lightroom::import(&mut catalog, &raw, &self.paths.stand_ins)?;
         let c = done.counts;
         let copy = if done.from_copy {
             " (Lightroom has it open: a copy of it as it is now)"
@@ -140,6 +145,10 @@ impl Trove {
             let real = std::fs::canonicalize(&raw).unwrap_or_else(|_| raw.clone());
             let mut catalog = Catalog::open(&self.paths.catalog)?;
             if catalog.remove_source(&real)? || catalog.remove_source(&raw)? {
+                for key in [&real, &raw] {
+                    trove_engine::lightroom::remove_stand_ins(&self.paths.stand_ins, key)
+                        .map_err(ServiceError::StandIns)?;
+                }
                 return Ok(format!(
                     "forgot the catalog {}: its keywords, ratings and collections are gone from Trove (the catalog is untouched)",
                     raw.display()

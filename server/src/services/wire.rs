@@ -142,6 +142,12 @@ fn catalog_facts(c: &trove_engine::catalog::ImageSourceFacts) -> wire::CatalogFa
         caption: c.caption.clone(),
         keywords: c.keywords.clone(),
         collections: c.collections.clone(),
+        stands_in_for: c.preview_only.then(|| {
+            c.original
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod lrcat;
 pub mod lrprev;
 mod photos;
 mod recover;
+mod standin;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,9 @@ pub enum ImportError {
     /// The Lightroom catalog could not be read (nothing was changed).
     #[error(transparent)]
     Lightroom(#[from] LrcatError),
+    /// A stand-in preview could not be written (nothing was imported).
+    #[error("cannot write the previews standing in for offline originals")]
+    StandIn(#[from] PreviewsError),
     /// Trove's catalog could not be written (nothing was changed: one transaction).
     #[error("cannot record the import")]
     Catalog(#[from] crate::catalog::CatalogError),
@@ -48,15 +52,53 @@ pub struct Imported {
     pub originals_missing: u64,
 }
 
+/// Where the stand-ins of the catalog at `key` (its canonical path) are kept: a folder of its
+/// own under `stand_ins`, named after the catalog and a hash of its path.
+pub fn stand_in_folder(stand_ins: &Path, key: &Path) -> PathBuf {
+    let stem = key
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hash = blake3::hash(key.as_os_str().as_encoded_bytes()).to_hex();
+    stand_ins.join(format!("{stem} {}", &hash.as_str()[..8]))
+}
+
+/// Forgets the stand-ins of a catalog that is no longer imported (the next crawl forgets their
+/// images).
+pub fn remove_stand_ins(stand_ins: &Path, key: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(stand_in_folder(stand_ins, key)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Imports what a Lightroom catalog says about its photos (keywords, title, caption, rating,
 /// flag, label, collections) into Trove's catalog, replacing what an earlier import of the same
 /// catalog brought, and matches each photo to an indexed image. Lightroom's catalog is only
 /// read; Trove's changes in one transaction, or not at all.
-pub fn import(catalog: &mut crate::catalog::Catalog, path: &Path) -> Result<Imported, ImportError> {
+///
+/// A photo whose original is not where the catalog says (offline or lost) gets Lightroom's
+/// largest preview of it as a stand-in: a JPEG under `stand_ins` (the data directory's
+/// `stand-ins/`, which every crawl indexes), with the photo's capture time, matched to the
+/// photo and marked as a preview. An original that comes back takes its place at the next
+/// import.
+pub fn import(
+    catalog: &mut crate::catalog::Catalog,
+    path: &Path,
+    stand_ins: &Path,
+) -> Result<Imported, ImportError> {
     let lr = Lrcat::open(path)?;
     let photos = lr.photos()?;
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let mut originals_missing = 0;
+    let missing: Vec<&LrPhoto> = photos.iter().filter(|p| !p.path.exists()).collect();
+    let previews = if missing.is_empty() {
+        None
+    } else {
+        Previews::open(&key).ok().flatten()
+    };
+    let stand_in_dir = stand_in_folder(stand_ins, &key);
+    let mut stand_in = standin::write(previews.as_ref(), &missing, &stand_in_dir)?;
     let rows: Vec<crate::catalog::SourcePhoto> = photos
         .into_iter()
         .map(|p| {
@@ -65,8 +107,8 @@ pub fn import(catalog: &mut crate::catalog::Catalog, path: &Path) -> Result<Impo
             }
             crate::catalog::SourcePhoto {
                 external_id: p.id,
+                stand_in: stand_in.remove(&p.id),
                 path: p.path,
-                stand_in: None,
                 taken_at: p.capture_time,
                 rating: p.rating,
                 flag: match p.flag {

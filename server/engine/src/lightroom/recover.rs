@@ -308,13 +308,13 @@ fn write_new(dest: &Path, bytes: &[u8]) -> Result<(), PreviewsError> {
 }
 
 /// `2011-06-13T17:50:35.03` → `2011:06:13 17:50:35` (EXIF's form); `None` when it is not a date.
-fn exif_time(capture: &str) -> Option<String> {
+pub(super) fn exif_time(capture: &str) -> Option<String> {
     let (y, mo, d, h, mi, s) = parse_time(capture)?;
     Some(format!("{y:04}:{mo:02}:{d:02} {h:02}:{mi:02}:{s:02}"))
 }
 
 /// The capture time as seconds since 1970, read as UTC (Lightroom stores no zone).
-fn unix_time(capture: &str) -> Option<u64> {
+pub(super) fn unix_time(capture: &str) -> Option<u64> {
     let (y, mo, d, h, mi, s) = parse_time(capture)?;
     // Days from civil (Howard Hinnant's algorithm).
     let y = i64::from(y) - i64::from(mo <= 2);

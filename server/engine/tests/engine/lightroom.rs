@@ -80,6 +80,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
         )
         .expect("crawls");
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
+    let stand_ins = engine.paths.stand_ins.clone();
 
     let cat = lr_dir.path().join("Photos.lrcat");
     let mut b = Builder::new(&cat, &root, Release::Classic14).expect("catalog");
@@ -137,7 +138,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
     drop(b);
     let before = std::fs::read(&cat).expect("bytes");
 
-    let done = lightroom::import(&mut catalog, &cat).expect("imports");
+    let done = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports");
     assert_eq!(done.counts.photos, 5);
     assert_eq!(done.counts.by_path, 3);
     // The moved file has no capture time to match on: it stays unmatched (never a guess).
@@ -217,7 +218,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
     )
     .expect("moves");
     drop(conn);
-    let again = lightroom::import(&mut catalog, &cat).expect("imports again");
+    let again = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
     assert_eq!(again.source_id, done.source_id);
     assert_eq!((again.counts.by_path, again.counts.unmatched), (4, 1));
     assert_eq!(names(&engine, &catalog, "text:hakone"), ["DSC_0001.png"]);
@@ -268,6 +269,7 @@ fn moved_folders_match_by_name_and_capture_time() {
         )
         .expect("crawls");
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
+    let stand_ins = engine.paths.stand_ins.clone();
     let lr = tempfile::tempdir().expect("temp dir");
     let cat = lr.path().join("Old.lrcat");
     let mut b = Builder::new(&cat, Path::new("/Volumes/Card"), Release::Lr5).expect("catalog");
@@ -280,7 +282,7 @@ fn moved_folders_match_by_name_and_capture_time() {
     })
     .expect("photo");
     drop(b);
-    let done = lightroom::import(&mut catalog, &cat).expect("imports");
+    let done = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports");
     assert_eq!((done.counts.by_name, done.counts.unmatched), (1, 0));
     assert_eq!(names(&engine, &catalog, "keyword:sunflower"), ["DSC_7.jpg"]);
 }
@@ -290,10 +292,11 @@ fn a_bad_catalog_changes_nothing() {
     let data = tempfile::tempdir().expect("temp dir");
     let engine = open(data.path());
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
+    let stand_ins = engine.paths.stand_ins.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let not = dir.path().join("holiday.lrcat");
     std::fs::write(&not, b"\x89PNG\r\n\x1a\n not a catalog").expect("writes");
-    let err = lightroom::import(&mut catalog, &not).expect_err("refused");
+    let err = lightroom::import(&mut catalog, &not, &stand_ins).expect_err("refused");
     assert!(
         matches!(
             err,
@@ -302,4 +305,114 @@ fn a_bad_catalog_changes_nothing() {
         "{err}"
     );
     assert!(catalog.sources().expect("sources").is_empty());
+}
+
+/// A JPEG of generated picture `i` at `w`×`h`.
+fn jpeg(i: u64, w: u32, h: u32) -> Vec<u8> {
+    let img = synth::generate(11, Split::Test, i, synth::DEFAULT_SIZE).image;
+    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encodes");
+    out.into_inner()
+}
+
+#[test]
+fn an_offline_original_is_indexed_through_its_lightroom_preview() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let lib = tempfile::tempdir().expect("temp dir");
+    let lr_dir = tempfile::tempdir().expect("temp dir");
+    let root = lib.path().join("Fotos");
+    picture(&root.join("2023"), "here.png", 0);
+    let engine = open(data.path());
+    let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
+    let stand_ins = engine.paths.stand_ins.clone();
+    let cat = lr_dir.path().join("Photos.lrcat");
+    let mut b = Builder::new(&cat, &root, Release::Classic14).expect("catalog");
+    b.photo(&Photo {
+        folder: "2023".into(),
+        name: "here.png".into(),
+        ..Default::default()
+    })
+    .expect("photo");
+    // On a drive that is not plugged in: only Lightroom's previews of it are here.
+    b.photo(&Photo {
+        folder: "Archive".into(),
+        name: "DSC_0042.NEF".into(),
+        capture: Some("2019-08-10T17:03:00".into()),
+        keywords: vec!["Places|Iceland|Vik".into()],
+        title: Some("Black sand".into()),
+        preview: vec![jpeg(1, 80, 60), jpeg(1, 320, 240)],
+        ..Default::default()
+    })
+    .expect("photo");
+    drop(b);
+
+    let done = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports");
+    assert_eq!(done.originals_missing, 1);
+    let folder = lightroom::stand_in_folder(&stand_ins, &done.catalog);
+    let stand_in = folder.join("Fotos/Archive/DSC_0042.jpg");
+    let bytes = std::fs::read(&stand_in).expect("the largest preview stands in");
+    assert_eq!(lightroom::lrprev::jpeg_size(&bytes), Some((320, 240)));
+
+    // Any crawl indexes the stand-ins with the library.
+    engine
+        .crawl(
+            &[lib.path().to_path_buf()],
+            DecodeLimits::default(),
+            &Progress::default(),
+            &AtomicBool::new(false),
+        )
+        .expect("crawls");
+    assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.jpg"]);
+    let ids = search_ids(&engine, &catalog, "keyword:Vik");
+    let detail = catalog.image_details(&ids).expect("details").remove(0);
+    assert_eq!(
+        detail.facts.taken_at.as_deref(),
+        Some("2019-08-10T17:03:00")
+    );
+    let facts = detail.catalog.expect("the catalog's facts");
+    assert!(facts.preview_only, "marked as a preview");
+    assert!(
+        facts.original.ends_with("Archive/DSC_0042.NEF"),
+        "{facts:?}"
+    );
+    assert_eq!(facts.title.as_deref(), Some("Black sand"));
+
+    // Importing again changes nothing; once the original is back, it takes the place.
+    let modified = std::fs::metadata(&stand_in)
+        .and_then(|m| m.modified())
+        .expect("date");
+    lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
+    let again = std::fs::metadata(&stand_in)
+        .and_then(|m| m.modified())
+        .expect("date");
+    assert_eq!(
+        modified, again,
+        "an unchanged stand-in is not written again"
+    );
+    std::fs::create_dir_all(root.join("Archive")).expect("folder");
+    let nef = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/nikon.nef");
+    std::fs::copy(nef, root.join("Archive/DSC_0042.NEF")).expect("the original is back");
+    let back = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
+    assert_eq!(back.originals_missing, 0);
+    assert!(!stand_in.exists(), "no longer needed");
+    engine
+        .crawl(
+            &[lib.path().to_path_buf()],
+            DecodeLimits::default(),
+            &Progress::default(),
+            &AtomicBool::new(false),
+        )
+        .expect("crawls");
+    assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.NEF"]);
+
+    // Forgetting the catalog forgets its stand-ins.
+    std::fs::remove_file(root.join("Archive/DSC_0042.NEF")).expect("removes");
+    lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
+    assert!(stand_in.exists());
+    assert!(catalog.remove_source(&done.catalog).expect("removes"));
+    lightroom::remove_stand_ins(&stand_ins, &done.catalog).expect("deletes");
+    assert!(!folder.exists());
 }
