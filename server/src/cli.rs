@@ -159,8 +159,9 @@ pub enum Command {
     /// Lightroom Classic catalogs, read-only: `trove lightroom recover CATALOG.lrcat OUT/`.
     Lightroom(LightroomArgs),
     /// Bring in what a photographer's catalog says about the photos (keywords, titles,
-    /// captions, ratings, picks, labels, collections), read-only: `trove import lightroom
-    /// CATALOG.lrcat`. Importing again picks up changes.
+    /// captions, ratings, picks, labels, collections, people), read-only: `trove import
+    /// lightroom CATALOG.lrcat`, `trove import photos LIBRARY.photoslibrary`. Importing again
+    /// picks up changes.
     Import(ImportArgs),
 }
 
@@ -183,15 +184,25 @@ pub enum ImportAction {
         #[arg(long)]
         json: bool,
     },
+    /// Import (or import again) an Apple Photos library (`.photoslibrary`, Photos 5 to 10):
+    /// keywords, albums, people, titles, descriptions and favourites. Its pictures are in its
+    /// `originals` folder: index that too (`trove index LIBRARY/originals`).
+    Photos {
+        /// The library folder.
+        library: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the imported catalogs and what they matched.
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Forget an imported catalog and everything it brought (the catalog itself is untouched).
+    /// Forget an imported catalog or library and everything it brought (it is itself untouched).
     Remove {
-        /// The catalog file, as it was imported.
+        /// The catalog file or library folder, as it was imported.
         catalog: PathBuf,
     },
 }

@@ -1,5 +1,6 @@
-//! The library folders, with their file counts, and the imported Lightroom catalogs; an admin
-//! can add a folder (it is crawled at once) or a catalog (`.lrcat`: its keywords, ratings and
+//! The library folders, with their file counts, and the imported Lightroom catalogs and Photos
+//! libraries; an admin can add a folder (it is crawled at once), a Photos library
+//! (`.photoslibrary`: imported, its pictures crawled) or a catalog (`.lrcat`: its keywords, ratings and
 //! collections are imported), or remove one (a folder's images are forgotten, a catalog's
 //! facts; files untouched). Forms of server functions, so they work with and without
 //! JavaScript.
@@ -83,7 +84,7 @@ pub fn Libraries(admin: bool) -> impl IntoView {
                                 let path = c.path.clone();
                                 view! {
                                     <li class="flex flex-wrap items-center gap-2 text-sm" data-path=c.path.clone()>
-                                        <span class="rounded bg-amber-100 px-1 text-xs dark:bg-amber-900">"Lightroom catalog"</span>
+                                        <span class="rounded bg-amber-100 px-1 text-xs dark:bg-amber-900">{if c.kind == "photos" { "Photos library" } else { "Lightroom catalog" }}</span>
                                         <span class="break-all font-mono">{c.path.clone()}</span>
                                         <span class="text-stone-500">{format!("{}, {} matched", crate::format::count(c.photos, "photo"), crate::format::group(c.matched))}</span>
                                         {admin.then(|| view! {
@@ -101,7 +102,7 @@ pub fn Libraries(admin: bool) -> impl IntoView {
             </Suspense>
             {admin.then(|| view! {
                 <ActionForm action=add attr:class="flex max-w-2xl gap-2" attr:id="add-library">
-                    <input id="library-path" type="text" name="path" required placeholder="/home/me/Pictures, or a Lightroom catalog (.lrcat)" aria-label="Folder or Lightroom catalog to add" class=input/>
+                    <input id="library-path" type="text" name="path" required placeholder="/home/me/Pictures, a Lightroom catalog (.lrcat) or a Photos library (.photoslibrary)" aria-label="Folder, Lightroom catalog or Photos library to add" class=input/>
                     <button type="submit" class=button>"Add"</button>
                 </ActionForm>
             })}

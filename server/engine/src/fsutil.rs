@@ -74,6 +74,25 @@ fn create(path: &Path, _private: bool) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
 }
 
+/// Deletes the files under `dir` that are not `keep`, and the folders left empty.
+pub fn prune_except(dir: &Path, keep: &std::collections::HashSet<PathBuf>) {
+    let entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
+        .contents_first(true)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    for e in entries {
+        if e.file_type().is_dir() {
+            // Only succeeds when empty.
+            let _ = std::fs::remove_dir(e.path());
+        } else if !keep.contains(e.path()) {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(path = %e.path().display(), error = %err, "not removed");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

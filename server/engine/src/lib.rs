@@ -20,6 +20,7 @@
 //! - [`model_store`]: installed models and `trove model pull`.
 //! - [`limiter`]: the first-come-first-served limit on concurrent queries.
 
+pub mod apple_photos;
 pub mod catalog;
 pub mod controller;
 pub mod crawl;

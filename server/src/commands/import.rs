@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::bail;
 use app::format::{count, group};
 use trove_engine::catalog::{Catalog, ImportCounts};
-use trove_engine::{lightroom, DataPaths};
+use trove_engine::{apple_photos, lightroom, DataPaths};
 
 use crate::cli::{ImportAction, ImportArgs};
 use crate::settings::Settings;
@@ -63,6 +63,54 @@ pub fn run(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> anyho
                 writeln!(
                     out,
                     "Photos not indexed yet get their keywords as soon as `trove index` indexes their folders."
+                )?;
+            }
+        }
+        ImportAction::Photos { library, json } => {
+            let mut trove = Catalog::open(&paths.catalog)?;
+            let done = apple_photos::import(&mut trove, library, &paths.stand_ins)?;
+            let c = &done.counts;
+            if *json {
+                serde_json::to_writer_pretty(
+                    &mut *out,
+                    &serde_json::json!({
+                        "library": done.library, "version": done.version,
+                        "release": done.release, "photos": c.photos,
+                        "matched_by_path": c.by_path, "matched_by_preview": c.by_preview,
+                        "unmatched": c.unmatched, "originals_missing": done.originals_missing,
+                        "stand_ins": done.stand_ins,
+                    }),
+                )?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "Imported {} ({}).",
+                done.library.display(),
+                done.release.map_or_else(
+                    || format!(
+                        "Photos model version {}, newer than Trove has been checked against",
+                        done.version
+                    ),
+                    str::to_owned
+                )
+            )?;
+            summary(c, out)?;
+            if done.originals_missing > 0 {
+                writeln!(
+                    out,
+                    "{} {} only in iCloud; for {} of them the library's largest preview stands in (the next `trove index` indexes it).",
+                    group(done.originals_missing),
+                    if done.originals_missing == 1 { "original is" } else { "originals are" },
+                    group(done.stand_ins)
+                )?;
+            }
+            if c.unmatched > 0 {
+                writeln!(
+                    out,
+                    "Index the library's pictures to match the rest: trove index '{}'",
+                    apple_photos::originals(&done.library).display()
                 )?;
             }
         }

@@ -38,6 +38,9 @@ pub enum ServiceError {
     /// A photographer's catalog could not be imported.
     #[error(transparent)]
     Import(#[from] trove_engine::lightroom::ImportError),
+    /// An Apple Photos library could not be imported.
+    #[error(transparent)]
+    PhotosImport(#[from] trove_engine::apple_photos::ImportError),
     /// The model could not be listed or switched.
     #[error(transparent)]
     Model(#[from] ModelChoiceError),
@@ -232,6 +235,15 @@ impl From<ServiceError> for AppError {
                     ImportError::Lightroom(LrcatError::Busy { .. }) => AppError::Conflict(words),
                     ImportError::Lightroom(_) => AppError::BadRequest(words),
                     ImportError::Catalog(_) | ImportError::StandIn(_) => internal(&words),
+                }
+            }
+            ServiceError::PhotosImport(i) => {
+                use trove_engine::apple_photos::{ImportError, PhotosError};
+                match i {
+                    ImportError::Photos(PhotosError::Read { .. })
+                    | ImportError::StandIn { .. }
+                    | ImportError::Catalog(_) => internal(&words),
+                    ImportError::Photos(_) => AppError::BadRequest(words),
                 }
             }
             ServiceError::Model(m) => match m {

@@ -66,6 +66,9 @@ impl Trove {
         if is_lightroom_catalog(path) {
             return self.import_catalog(path.trim());
         }
+        if is_photos_library(path) {
+            return self.import_photos(path.trim());
+        }
         let real = self.checked_new_folder(path.trim())?;
         let catalog = Catalog::open(&self.paths.catalog)?;
         if catalog.roots()?.contains(&real) {
@@ -106,6 +109,37 @@ impl Trove {
         ))
     }
 
+    /// Imports an Apple Photos library (blocking) and adds its `originals` folder to the
+    /// libraries, so that its pictures are crawled (now, unless a crawl is running).
+    fn import_photos(&self, path: &str) -> Result<String, ServiceError> {
+        let raw = PathBuf::from(path);
+        if !raw.is_absolute() {
+            return Err(FolderError::NotAbsolute(path.to_owned()).into());
+        }
+        let mut catalog = Catalog::open(&self.paths.catalog)?;
+        let done = trove_engine::apple_photos::import(&mut catalog, &raw, &self.paths.stand_ins)?;
+        let originals = trove_engine::apple_photos::originals(&done.library);
+        let mut crawl = "";
+        if originals.is_dir() && !catalog.roots()?.contains(&originals) {
+            catalog.ensure_root(&originals)?;
+            crawl = match self.start_crawl() {
+                Ok(()) => "; crawling its pictures now",
+                Err(ServiceError::Crawl(trove_engine::controller::StartError::Running)) => {
+                    "; a crawl is running, so its pictures are crawled next time"
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        let c = done.counts;
+        Ok(format!(
+            "imported {} ({}): {}, {} matched to indexed pictures{crawl}",
+            done.library.display(),
+            done.release.unwrap_or("a newer Photos"),
+            app::format::count(c.photos, "photo"),
+            app::format::group(c.photos - c.unmatched)
+        ))
+    }
+
     /// The real path of a folder that may become a library: absolute, existing, readable, not
     /// inside the data directory, not the whole disk or the home folder (only the command line
     /// can add those).
@@ -140,7 +174,7 @@ impl Trove {
     /// Forgets a library folder and the images only it held (blocking). The files themselves
     /// are not touched. Folders from the configuration cannot be removed here.
     pub fn remove_library(&self, path: &str) -> Result<String, ServiceError> {
-        if is_lightroom_catalog(path) {
+        if is_lightroom_catalog(path) || is_photos_library(path) {
             let raw = PathBuf::from(path.trim());
             let real = std::fs::canonicalize(&raw).unwrap_or_else(|_| raw.clone());
             let mut catalog = Catalog::open(&self.paths.catalog)?;
@@ -148,6 +182,16 @@ impl Trove {
                 for key in [&real, &raw] {
                     trove_engine::lightroom::remove_stand_ins(&self.paths.stand_ins, key)
                         .map_err(ServiceError::StandIns)?;
+                }
+                // A Photos library's pictures were added with it: they go with it.
+                let originals = trove_engine::apple_photos::originals(&real);
+                if is_photos_library(path) && catalog.roots()?.contains(&originals) {
+                    drop(catalog);
+                    self.remove_library(&originals.to_string_lossy())?;
+                    return Ok(format!(
+                        "forgot the Photos library {} and its pictures (the library is untouched)",
+                        raw.display()
+                    ));
                 }
                 return Ok(format!(
                     "forgot the catalog {}: its keywords, ratings and collections are gone from Trove (the catalog is untouched)",
@@ -189,7 +233,16 @@ impl Trove {
 
 /// Whether a path names a Lightroom catalog (`.lrcat`) rather than a folder.
 fn is_lightroom_catalog(path: &str) -> bool {
+    has_extension(path, "lrcat")
+}
+
+/// Whether `path` names an Apple Photos library (a `.photoslibrary` folder).
+fn is_photos_library(path: &str) -> bool {
+    has_extension(path.trim().trim_end_matches('/'), "photoslibrary")
+}
+
+fn has_extension(path: &str, ext: &str) -> bool {
     std::path::Path::new(path.trim())
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("lrcat"))
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }

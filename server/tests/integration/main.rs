@@ -9,6 +9,7 @@ mod formats;
 mod library;
 mod lightroom;
 mod model;
+mod photos;
 mod search;
 mod security;
 mod serve;

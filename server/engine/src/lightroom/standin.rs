@@ -50,7 +50,7 @@ pub(super) fn write(
             out.insert(photo.id, dest);
         }
     }
-    prune(dir, &taken);
+    crate::fsutil::prune_except(dir, &taken);
     Ok(out)
 }
 
@@ -64,23 +64,4 @@ fn write_file(dest: &Path, bytes: &[u8]) -> Result<(), PreviewsError> {
         std::fs::create_dir_all(parent).map_err(err)?;
     }
     crate::fsutil::write_atomic(dest, bytes, Default::default()).map_err(err)
-}
-
-/// Deletes the files under `dir` that are not `keep`, and the folders left empty.
-fn prune(dir: &Path, keep: &HashSet<PathBuf>) {
-    let entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
-        .contents_first(true)
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
-    for e in entries {
-        if e.file_type().is_dir() {
-            // Only succeeds when empty.
-            let _ = std::fs::remove_dir(e.path());
-        } else if !keep.contains(e.path()) {
-            if let Err(err) = std::fs::remove_file(e.path()) {
-                tracing::warn!(path = %e.path().display(), error = %err, "stand-in not removed");
-            }
-        }
-    }
 }

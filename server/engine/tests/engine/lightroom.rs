@@ -17,7 +17,7 @@ use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Split};
 use trove_models::{DevicePreference, PrecisionPreference};
 
-fn open(data: &Path) -> Engine {
+pub(crate) fn open(data: &Path) -> Engine {
     Engine::open(&EngineConfig {
         data_dir: data.to_path_buf(),
         model: DEMO_MODEL.into(),
@@ -39,7 +39,7 @@ fn picture(dir: &Path, name: &str, i: u64) {
         .expect("writes");
 }
 
-fn names(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<String> {
+pub(crate) fn names(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<String> {
     let ids = search_ids(engine, catalog, text);
     let mut out: Vec<String> = catalog
         .image_details(&ids)
@@ -233,7 +233,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
     assert!(catalog.sources().expect("sources").is_empty());
 }
 
-fn search_ids(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<i64> {
+pub(crate) fn search_ids(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<i64> {
     let query = Query {
         text: Some(text.into()),
         ..Query::default()
