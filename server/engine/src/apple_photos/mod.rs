@@ -131,6 +131,9 @@ pub fn remove_stand_ins(stand_ins: &Path, key: &Path) -> std::io::Result<()> {
     crate::lightroom::remove_stand_ins(stand_ins, key)
 }
 
+/// The largest derivative Trove copies (Photos' own are at most 2048 px, a few megabytes).
+const MAX_DERIVATIVE: u64 = 64 << 20;
+
 /// The largest picture Photos keeps of an asset besides its original: the files in
 /// `resources/derivatives/<first letter of the UUID>/` named after its UUID (previews of up to
 /// 2048 px), else its thumbnail in `resources/derivatives/masters/…` (`_4_5005_c.jpeg`), as
@@ -157,7 +160,9 @@ pub fn largest_derivative(library: &Path, uuid: &str) -> Option<PathBuf> {
             let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
                 continue;
             };
-            if meta.is_file() && best.as_ref().is_none_or(|(size, _)| meta.len() > *size) {
+            // A preview is a few megabytes; anything far larger is not one.
+            let sane = meta.is_file() && meta.len() <= MAX_DERIVATIVE;
+            if sane && best.as_ref().is_none_or(|(size, _)| meta.len() > *size) {
                 best = Some((meta.len(), e.path()));
             }
         }
@@ -167,7 +172,9 @@ pub fn largest_derivative(library: &Path, uuid: &str) -> Option<PathBuf> {
             .join("resources/derivatives/masters")
             .join(first)
             .join(format!("{uuid}_4_5005_c.jpeg"));
-        thumb.is_file().then_some(thumb)
+        std::fs::symlink_metadata(&thumb)
+            .is_ok_and(|m| m.is_file() && m.len() <= MAX_DERIVATIVE)
+            .then_some(thumb)
     })
 }
 
