@@ -43,12 +43,13 @@ fn library(dir: &Path, release: Release) -> std::path::PathBuf {
         favorite: true,
         title: Some("Fuji from the plane".into()),
         description: Some("Seat 32A at dawn".into()),
-        keywords: vec!["Japan".into(), "sunrise".into()],
+        keywords: vec!["Japan".into(), "sunrise".into(), "東京".into()],
         albums: vec![
             vec!["Travel".into(), "Japan 2023".into()],
             vec!["Best".into()],
+            vec!["Reisen".into(), "Café Tōkyō".into()],
         ],
-        people: vec!["Akiko Tanaka".into()],
+        people: vec!["Akiko Tanaka".into(), "Zoë Ångström".into()],
         ..Photo::default()
     };
     b.photo(&fuji).expect("photo");
@@ -130,9 +131,13 @@ fn every_release_from_photos_5_to_10_is_read() {
         assert!(fuji.favorite);
         assert_eq!(fuji.title.as_deref(), Some("Fuji from the plane"));
         assert_eq!(fuji.description.as_deref(), Some("Seat 32A at dawn"));
-        assert_eq!(fuji.keywords, ["Japan", "sunrise"], "{release:?}");
-        assert_eq!(fuji.albums, ["Best", "Travel / Japan 2023"], "{release:?}");
-        assert_eq!(fuji.people, ["Akiko Tanaka"], "{release:?}");
+        assert_eq!(fuji.keywords, ["Japan", "sunrise", "東京"], "{release:?}");
+        assert_eq!(
+            fuji.albums,
+            ["Best", "Reisen / Café Tōkyō", "Travel / Japan 2023"],
+            "{release:?}"
+        );
+        assert_eq!(fuji.people, ["Akiko Tanaka", "Zoë Ångström"], "{release:?}");
         assert_eq!(photos[1].keywords, ["cloud"]);
         assert!(!photos[1].favorite);
     }
@@ -171,6 +176,12 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
         [fuji.as_str()]
     );
     assert_eq!(names(&engine, &catalog, "collection:Best"), [fuji.as_str()]);
+    assert_eq!(names(&engine, &catalog, "keyword:東京"), [fuji.as_str()]);
+    assert_eq!(
+        names(&engine, &catalog, r#"collection:"café tōkyō""#),
+        [fuji.as_str()]
+    );
+    assert_eq!(names(&engine, &catalog, "text:angstrom"), [fuji.as_str()]);
     assert_eq!(names(&engine, &catalog, "pick:yes"), [fuji.as_str()]);
     assert_eq!(names(&engine, &catalog, "text:akiko"), [fuji.as_str()]);
     assert_eq!(names(&engine, &catalog, "text:dawn"), [fuji.as_str()]);
