@@ -539,6 +539,33 @@ mod tests {
     /// A small encoder with random weights (burn's loader is not involved), with `heads`
     /// heads of 32 / `heads` values (16 runs attention's AVX-512 kernel where the CPU has it,
     /// 8 the `gemm` crate).
+    /// `shape`'s worth of normal values (mean, std) from a fixed sequence, so that tests on
+    /// random weights see the same weights every run.
+    fn normal<const D: usize>(
+        shape: burn::tensor::Shape,
+        (mean, std): (f32, f32),
+        state: &mut u64,
+        device: &Device,
+    ) -> Tensor<D> {
+        let mut uniform = || {
+            // xorshift64*, to (0, 1).
+            *state ^= *state >> 12;
+            *state ^= *state << 25;
+            *state ^= *state >> 27;
+            let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+            (bits as f32 + 0.5) / (1u64 << 24) as f32
+        };
+        let values: Vec<f32> = (0..shape.num_elements())
+            .map(|_| {
+                // Box–Muller.
+                let (u, v) = (uniform(), uniform());
+                let z = (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos();
+                mean + std * z
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+
     fn random_encoder(act: Activation, heads: usize) -> Encoder {
         let device = Device::flex();
         let cfg = TowerConfig {
@@ -550,8 +577,7 @@ mod tests {
             hidden_act: act,
         };
         let mut encoder = Encoder::new(&cfg, &device);
-        let random =
-            |t: Tensor<2>| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.3), &device);
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ heads as u64;
         for layer in &mut encoder.layers {
             for l in [
                 &mut layer.self_attn.q_proj,
@@ -561,19 +587,24 @@ mod tests {
                 &mut layer.mlp.fc1,
                 &mut layer.mlp.fc2,
             ] {
-                l.weight = l.weight.clone().map(random);
-                l.bias = l.bias.clone().map(|b| {
-                    b.map(|t| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.1), &device))
-                });
+                l.weight = l
+                    .weight
+                    .clone()
+                    .map(|t| normal(t.shape(), (0.0, 0.3), &mut state, &device));
+                l.bias = l
+                    .bias
+                    .clone()
+                    .map(|b| b.map(|t| normal(t.shape(), (0.0, 0.1), &mut state, &device)));
             }
             for n in [&mut layer.layer_norm1, &mut layer.layer_norm2] {
                 n.gamma = n
                     .gamma
                     .clone()
-                    .map(|t| Tensor::random(t.shape(), Distribution::Normal(1.0, 0.2), &device));
-                n.beta = n.beta.clone().map(|b| {
-                    b.map(|t| Tensor::random(t.shape(), Distribution::Normal(0.0, 0.2), &device))
-                });
+                    .map(|t| normal(t.shape(), (1.0, 0.2), &mut state, &device));
+                n.beta = n
+                    .beta
+                    .clone()
+                    .map(|b| b.map(|t| normal(t.shape(), (0.0, 0.2), &mut state, &device)));
             }
         }
         encoder
