@@ -343,7 +343,7 @@ test('the admin switches the model, the library is embedded again, and switches 
   };
   await page.locator('#model-choice').selectOption('test/tiny-clip');
   await page.locator('#select-model button').click();
-  await expect(page.locator('#model-message')).toContainText('now using test/tiny-clip');
+  await expect(page.locator('#model-message')).toContainText('now using test/tiny-clip', { timeout: 60_000 });
   await expect(page.locator('#model-active')).toHaveText('test/tiny-clip');
   await expect(page.locator('#server-info')).toContainText('test/tiny-clip');
   await settled('test/tiny-clip');
@@ -351,7 +351,7 @@ test('the admin switches the model, the library is embedded again, and switches 
   // Back to the demo model, whose embeddings were kept: nothing to embed again.
   await page.locator('#model-choice').selectOption('trove/demo-clip');
   await page.locator('#select-model button').click();
-  await expect(page.locator('#model-message')).toContainText('now using trove/demo-clip');
+  await expect(page.locator('#model-message')).toContainText('now using trove/demo-clip', { timeout: 60_000 });
   await settled('trove/demo-clip');
   const status = await (await page.request.get('/api/status')).json();
   expect(status.crawl.embedded).toBe(0);
