@@ -74,6 +74,19 @@ fn create(path: &Path, _private: bool) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
 }
 
+/// Writes `bytes` to `path` whole (making its folders) unless it already holds exactly them;
+/// whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_atomic(path, bytes, WriteOptions::default())?;
+    Ok(true)
+}
+
 /// Deletes the files under `dir` that are not `keep`, and the folders left empty.
 pub fn prune_except(dir: &Path, keep: &std::collections::HashSet<PathBuf>) {
     let entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)

@@ -54,6 +54,27 @@ impl DataPaths {
     }
 }
 
+/// Where the stand-ins of an imported catalog or library at `key` (its canonical path) are
+/// kept: a folder of its own under `stand_ins` (`DataPaths::stand_ins`), named after it and a
+/// hash of its path.
+pub fn stand_in_folder(stand_ins: &Path, key: &Path) -> PathBuf {
+    let stem = key
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hash = blake3::hash(key.as_os_str().as_encoded_bytes()).to_hex();
+    stand_ins.join(format!("{stem} {}", &hash.as_str()[..8]))
+}
+
+/// Forgets the stand-ins of a catalog or library that is no longer imported (the next crawl
+/// forgets their images).
+pub fn remove_stand_ins(stand_ins: &Path, key: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(stand_in_folder(stand_ins, key)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

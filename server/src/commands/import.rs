@@ -158,7 +158,7 @@ pub fn run(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> anyho
                 );
             }
             for k in [&key, catalog] {
-                lightroom::remove_stand_ins(&paths.stand_ins, k)?;
+                trove_engine::paths::remove_stand_ins(&paths.stand_ins, k)?;
             }
             writeln!(
                 out,

@@ -180,7 +180,7 @@ impl Trove {
             let mut catalog = Catalog::open(&self.paths.catalog)?;
             if catalog.remove_source(&real)? || catalog.remove_source(&raw)? {
                 for key in [&real, &raw] {
-                    trove_engine::lightroom::remove_stand_ins(&self.paths.stand_ins, key)
+                    trove_engine::paths::remove_stand_ins(&self.paths.stand_ins, key)
                         .map_err(ServiceError::StandIns)?;
                 }
                 // A Photos library's pictures were added with it: they go with it.

@@ -103,20 +103,7 @@ fn camera_raw_avif_mpo_netpbm_and_photo_tool_tiffs_are_indexed() {
     assert_eq!(row("cielab.tif").0, "tiff");
 
     // `type:raw` finds the eight raw files, `type:nef` the one.
-    let hits = |query: &str| -> usize {
-        let out = trove(&data)
-            .args(["--model", "trove/demo-clip", "--device", "cpu"])
-            .args(["search", query, "--limit", "100", "--json"])
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let page: Value = serde_json::from_slice(&out.stdout).expect("JSON page");
-        page["hits"].as_array().map_or(0, Vec::len)
-    };
+    let hits = |query: &str| search_names(&data, query).len();
     assert_eq!(hits("type:raw"), 8);
     assert_eq!(hits("type:NEF"), 1);
     assert_eq!(hits("type:pnm"), 4);

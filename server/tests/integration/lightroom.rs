@@ -11,7 +11,8 @@ use trove_engine::lightroom::lrprev::{jpeg_size, section};
 use crate::library::{json, server};
 use crate::util::trove;
 
-fn query(addr: std::net::SocketAddr, q: &str) -> Vec<Value> {
+/// The hits of `/api/search?q=…`.
+pub(crate) fn query(addr: std::net::SocketAddr, q: &str) -> Vec<Value> {
     let enc: String = q
         .bytes()
         .map(|b| match b {
@@ -24,7 +25,8 @@ fn query(addr: std::net::SocketAddr, q: &str) -> Vec<Value> {
     page["hits"].as_array().cloned().unwrap_or_default()
 }
 
-fn file_names(hits: &[Value]) -> Vec<String> {
+/// The hits' file names, sorted.
+pub(crate) fn file_names(hits: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = hits
         .iter()
         .filter_map(|h| h["path"].as_str())

@@ -10,34 +10,14 @@ use serde_json::Value;
 use trove_engine::apple_photos::fixture::{Builder, Photo, Release};
 
 use crate::library::{json, server};
+use crate::lightroom::{file_names, query};
 use crate::util::{request_with, trove};
 
 const FUJI: &str = "F88C2797-1B6B-4B55-9BD8-2E35C81BDD12";
 const CLOUD: &str = "C01D0000-AAAA-4BBB-8CCC-DDDDEEEEFFFF";
 
 fn names(addr: std::net::SocketAddr, q: &str) -> Vec<String> {
-    let enc: String = q
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let (code, page) = json(addr, &format!("/api/search?q={enc}&limit=200"));
-    assert_eq!(code, 200, "{q}: {page:#}");
-    let mut out: Vec<String> = page["hits"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|h| {
-            h["path"]
-                .as_str()
-                .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
-        })
-        .collect();
-    out.sort();
-    out
+    file_names(&query(addr, q))
 }
 
 /// Waits for the server's crawl to end.

@@ -71,7 +71,7 @@ pub fn import(
     let key = std::fs::canonicalize(library).unwrap_or_else(|_| library.to_owned());
     let db = PhotosDb::open(&key)?;
     let photos = db.photos(&key)?;
-    let folder = stand_in_folder(stand_ins, &key);
+    let folder = crate::paths::stand_in_folder(stand_ins, &key);
     let mut kept = HashSet::new();
     let mut originals_missing = 0;
     let mut rows = Vec::with_capacity(photos.len());
@@ -85,7 +85,12 @@ pub fn import(
                     .map(|e| e.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "jpeg".into());
                 let dest = folder.join(format!("{}.{ext}", safe_name(&p.uuid, p.id)));
-                copy_if_changed(&derivative, &dest)?;
+                std::fs::read(&derivative)
+                    .and_then(|bytes| crate::fsutil::write_if_changed(&dest, &bytes))
+                    .map_err(|source| ImportError::StandIn {
+                        path: dest.clone(),
+                        source,
+                    })?;
                 kept.insert(dest.clone());
                 stand_in = Some(dest);
             }
@@ -119,16 +124,6 @@ pub fn import(
         originals_missing,
         stand_ins: kept.len() as u64,
     })
-}
-
-/// Where the stand-ins of the library at `key` (its canonical path) are kept.
-pub fn stand_in_folder(stand_ins: &Path, key: &Path) -> PathBuf {
-    crate::lightroom::stand_in_folder(stand_ins, key)
-}
-
-/// Forgets the stand-ins of a library that is no longer imported.
-pub fn remove_stand_ins(stand_ins: &Path, key: &Path) -> std::io::Result<()> {
-    crate::lightroom::remove_stand_ins(stand_ins, key)
 }
 
 /// The largest derivative Trove copies (Photos' own are at most 2048 px, a few megabytes).
@@ -189,20 +184,4 @@ fn safe_name(uuid: &str, id: i64) -> String {
     } else {
         format!("asset-{id}")
     }
-}
-
-/// Copies `from` to `dest` unless `dest` already has the same bytes.
-fn copy_if_changed(from: &Path, dest: &Path) -> Result<(), ImportError> {
-    let err = |source| ImportError::StandIn {
-        path: dest.to_owned(),
-        source,
-    };
-    let bytes = std::fs::read(from).map_err(err)?;
-    if std::fs::read(dest).ok().as_deref() == Some(&bytes[..]) {
-        return Ok(());
-    }
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(err)?;
-    }
-    crate::fsutil::write_atomic(dest, &bytes, Default::default()).map_err(err)
 }

@@ -52,26 +52,6 @@ pub struct Imported {
     pub originals_missing: u64,
 }
 
-/// Where the stand-ins of the catalog at `key` (its canonical path) are kept: a folder of its
-/// own under `stand_ins`, named after the catalog and a hash of its path.
-pub fn stand_in_folder(stand_ins: &Path, key: &Path) -> PathBuf {
-    let stem = key
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let hash = blake3::hash(key.as_os_str().as_encoded_bytes()).to_hex();
-    stand_ins.join(format!("{stem} {}", &hash.as_str()[..8]))
-}
-
-/// Forgets the stand-ins of a catalog that is no longer imported (the next crawl forgets their
-/// images).
-pub fn remove_stand_ins(stand_ins: &Path, key: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(stand_in_folder(stand_ins, key)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 /// Imports what a Lightroom catalog says about its photos (keywords, title, caption, rating,
 /// flag, label, collections) into Trove's catalog, replacing what an earlier import of the same
 /// catalog brought, and matches each photo to an indexed image. Lightroom's catalog is only
@@ -97,7 +77,7 @@ pub fn import(
     } else {
         Previews::open(&key).ok().flatten()
     };
-    let stand_in_dir = stand_in_folder(stand_ins, &key);
+    let stand_in_dir = crate::paths::stand_in_folder(stand_ins, &key);
     let mut stand_in = standin::write(previews.as_ref(), &missing, &stand_in_dir)?;
     let rows: Vec<crate::catalog::SourcePhoto> = photos
         .into_iter()

@@ -38,8 +38,13 @@ pub(super) fn write(
                 Some(t) => with_capture_time(&preview.jpeg, &t),
                 None => preview.jpeg,
             };
-            if std::fs::read(&dest).ok().as_deref() != Some(&jpeg[..]) {
-                write_file(&dest, &jpeg)?;
+            let written = crate::fsutil::write_if_changed(&dest, &jpeg).map_err(|source| {
+                PreviewsError::Write {
+                    path: dest.clone(),
+                    source,
+                }
+            })?;
+            if written {
                 if let Some(secs) = photo.capture_time.as_deref().and_then(unix_time) {
                     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
                     if let Ok(f) = std::fs::File::options().write(true).open(&dest) {
@@ -52,16 +57,4 @@ pub(super) fn write(
     }
     crate::fsutil::prune_except(dir, &taken);
     Ok(out)
-}
-
-/// Writes `bytes` to `dest` whole (a temporary file renamed over it), making its folders.
-fn write_file(dest: &Path, bytes: &[u8]) -> Result<(), PreviewsError> {
-    let err = |source| PreviewsError::Write {
-        path: dest.to_owned(),
-        source,
-    };
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(err)?;
-    }
-    crate::fsutil::write_atomic(dest, bytes, Default::default()).map_err(err)
 }

@@ -18,30 +18,12 @@ pub(super) fn find(bytes: &[u8]) -> Option<Described> {
 
 /// The IIM data of a JPEG's Photoshop `APP13` segment.
 fn jpeg_block(bytes: &[u8]) -> Option<&[u8]> {
-    let mut at = 2;
-    for _ in 0..64 {
-        if *bytes.get(at)? != 0xFF {
-            return None;
-        }
-        let marker = *bytes.get(at + 1)?;
-        if marker == 0xDA || marker == 0xD9 {
-            return None;
-        }
-        let len = usize::from(u16::from_be_bytes([
-            *bytes.get(at + 2)?,
-            *bytes.get(at + 3)?,
-        ]));
-        let segment = bytes.get(at + 4..(at + 2 + len).max(at + 4))?;
-        if marker == 0xED {
-            if let Some(resources) = segment.strip_prefix(b"Photoshop 3.0\0") {
-                if let Some(iim) = resource(resources, 0x0404) {
-                    return Some(iim);
-                }
-            }
-        }
-        at += 2 + len;
-    }
-    None
+    super::markers::segments(bytes).find_map(|(marker, body)| {
+        let resources = body
+            .strip_prefix(b"Photoshop 3.0\0")
+            .filter(|_| marker == 0xED)?;
+        resource(resources, 0x0404)
+    })
 }
 
 /// Photoshop image resource `id`: `8BIM`, the id, a padded Pascal name, a length, the data.

@@ -41,27 +41,8 @@ pub(super) fn decode(
 /// Whether the JPEG carries a Multi-Picture Format index (an `APP2` segment starting `MPF`):
 /// an MPO, whose first picture is this JPEG and the others follow it.
 pub(super) fn is_mpo(bytes: &[u8]) -> bool {
-    let mut at = 2;
-    // The segments before the first scan, at most 32 of them.
-    for _ in 0..32 {
-        let (Some(&0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else {
-            return false;
-        };
-        if marker == 0xDA || marker == 0xD9 {
-            return false;
-        }
-        let Some(len) = bytes
-            .get(at + 2..at + 4)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-        else {
-            return false;
-        };
-        if marker == 0xE2 && bytes.get(at + 4..at + 8) == Some(b"MPF\0") {
-            return true;
-        }
-        at += 2 + len;
-    }
-    false
+    super::markers::segments(bytes)
+        .any(|(marker, body)| marker == 0xE2 && body.starts_with(b"MPF\0"))
 }
 
 /// The most scans a JPEG may have (libjpeg-turbo's own limit with `TJFLAG_LIMITSCANS`).

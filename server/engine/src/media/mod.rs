@@ -18,6 +18,7 @@ mod iptc;
 mod jpeg;
 #[cfg(feature = "libtiff")]
 mod libtiff;
+mod markers;
 mod metadata;
 mod raster;
 mod raw;

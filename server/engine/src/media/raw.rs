@@ -248,12 +248,9 @@ fn walk_jpeg(bytes: &[u8], start: usize, reached: &mut usize) -> Option<Found> {
 /// The container's EXIF where it says when the picture was taken, else the preview's where it
 /// does (RW2 and RAF keep the whole EXIF in the preview), else whichever there is.
 fn choose_exif(container: Option<Vec<u8>>, preview: Option<Vec<u8>>) -> Option<Vec<u8>> {
-    let dated = |raw: &Vec<u8>| {
-        exif::Reader::new().read_raw(raw.clone()).is_ok_and(|e| {
-            e.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
-                .is_some()
-        })
-    };
+    // `DateTimeOriginal` in any of its directories, read in place (the block is parsed once,
+    // by the caller).
+    let dated = |raw: &Vec<u8>| Tiff::parse(raw).is_some_and(|t| t.has(0x9003));
     match (container, preview) {
         (Some(c), _) if dated(&c) => Some(c),
         (_, Some(p)) if dated(&p) => Some(p),

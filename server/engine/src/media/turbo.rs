@@ -278,31 +278,9 @@ fn scaled(w: u32, h: u32, min_side: u32) -> (u32, u32) {
 
 /// The raw EXIF (TIFF) data of a JPEG's APP1 segment, if it has one.
 pub fn exif(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 2; // after SOI
-    if bytes.get(..2) != Some(&[0xFF, 0xD8]) {
-        return None;
-    }
-    while i + 4 <= bytes.len() {
-        if bytes[i] != 0xFF {
-            return None;
-        }
-        let marker = bytes[i + 1];
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        // Start of scan or end of image: no more metadata segments.
-        if marker == 0xDA || marker == 0xD9 {
-            return None;
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        let body = bytes.get(i + 4..i + 2 + len)?;
-        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
-            return Some(body[6..].to_vec());
-        }
-        i += 2 + len;
-    }
-    None
+    super::markers::segments(bytes)
+        .find_map(|(marker, body)| body.strip_prefix(b"Exif\0\0").filter(|_| marker == 0xE1))
+        .map(<[u8]>::to_vec)
 }
 
 #[cfg(test)]

@@ -3,27 +3,12 @@
 //! searchable, an iCloud-only photo found through its derivative; bad libraries refused.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use trove_engine::apple_photos::fixture::{Builder, Photo, Release};
 use trove_engine::apple_photos::{self, PhotosDb, PhotosError};
 use trove_engine::catalog::Catalog;
-use trove_engine::crawl::Progress;
-use trove_engine::media::DecodeLimits;
-use trove_models::synth::{self, Split};
 
-use crate::lightroom::{names, open, search_ids};
-
-/// A JPEG of generated picture `i` at `w`×`h`.
-fn jpeg(i: u64, w: u32, h: u32) -> Vec<u8> {
-    let img = synth::generate(11, Split::Test, i, synth::DEFAULT_SIZE).image;
-    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encodes");
-    out.into_inner()
-}
+use crate::lightroom::{crawl, jpeg, names, open, search_ids};
 
 const FUJI: &str = "F88C2797-1B6B-4B55-9BD8-2E35C81BDD12";
 const CLOUD: &str = "C01D0000-AAAA-4BBB-8CCC-DDDDEEEEFFFF";
@@ -149,17 +134,8 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
     let dir = tempfile::tempdir().expect("temp dir");
     let lib = library(dir.path(), Release::Photos10);
     let engine = open(data.path());
-    let crawl = || {
-        engine
-            .crawl(
-                &[apple_photos::originals(&lib)],
-                DecodeLimits::default(),
-                &Progress::default(),
-                &AtomicBool::new(false),
-            )
-            .expect("crawls");
-    };
-    crawl();
+    let originals = apple_photos::originals(&lib);
+    crawl(&engine, &originals);
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
     let done = apple_photos::import(&mut catalog, &lib, &stand_ins).expect("imports");
@@ -168,7 +144,7 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
     assert_eq!((done.counts.photos, done.counts.by_path), (2, 1));
     assert_eq!((done.originals_missing, done.stand_ins), (1, 1));
     // The iCloud photo's largest derivative stands in; the next crawl indexes it.
-    crawl();
+    crawl(&engine, &originals);
     let fuji = format!("{FUJI}.jpeg");
     assert_eq!(names(&engine, &catalog, "keyword:Japan"), [fuji.as_str()]);
     assert_eq!(
@@ -218,7 +194,7 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
     assert_eq!(names(&engine, &catalog, "keyword:Nihon"), [fuji.as_str()]);
     assert!(names(&engine, &catalog, "keyword:Japan").is_empty());
     assert!(catalog.remove_source(&again.library).expect("removes"));
-    apple_photos::remove_stand_ins(&stand_ins, &again.library).expect("deletes");
+    trove_engine::paths::remove_stand_ins(&stand_ins, &again.library).expect("deletes");
     assert!(names(&engine, &catalog, "keyword:Nihon").is_empty());
 }
 

@@ -17,6 +17,18 @@ use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Split};
 use trove_models::{DevicePreference, PrecisionPreference};
 
+/// One crawl of `root` to the end.
+pub(crate) fn crawl(engine: &Engine, root: &Path) {
+    engine
+        .crawl(
+            &[root.to_path_buf()],
+            DecodeLimits::default(),
+            &Progress::default(),
+            &AtomicBool::new(false),
+        )
+        .expect("crawls");
+}
+
 pub(crate) fn open(data: &Path) -> Engine {
     Engine::open(&EngineConfig {
         data_dir: data.to_path_buf(),
@@ -71,14 +83,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
     picture(&root, "not-in-lightroom.png", 4);
 
     let engine = open(data.path());
-    engine
-        .crawl(
-            &[lib.path().to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls");
+    crawl(&engine, lib.path());
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
 
@@ -260,14 +265,7 @@ fn moved_folders_match_by_name_and_capture_time() {
     std::fs::create_dir_all(lib.path().join("Sorted/2019")).expect("folder");
     std::fs::write(lib.path().join("Sorted/2019/DSC_7.jpg"), &bytes).expect("writes");
     let engine = open(data.path());
-    engine
-        .crawl(
-            &[lib.path().to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls");
+    crawl(&engine, lib.path());
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
     let lr = tempfile::tempdir().expect("temp dir");
@@ -308,7 +306,7 @@ fn a_bad_catalog_changes_nothing() {
 }
 
 /// A JPEG of generated picture `i` at `w`×`h`.
-fn jpeg(i: u64, w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn jpeg(i: u64, w: u32, h: u32) -> Vec<u8> {
     let img = synth::generate(11, Split::Test, i, synth::DEFAULT_SIZE).image;
     let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
     let mut out = std::io::Cursor::new(Vec::new());
@@ -351,20 +349,13 @@ fn an_offline_original_is_indexed_through_its_lightroom_preview() {
 
     let done = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports");
     assert_eq!(done.originals_missing, 1);
-    let folder = lightroom::stand_in_folder(&stand_ins, &done.catalog);
+    let folder = trove_engine::paths::stand_in_folder(&stand_ins, &done.catalog);
     let stand_in = folder.join("Fotos/Archive/DSC_0042.jpg");
     let bytes = std::fs::read(&stand_in).expect("the largest preview stands in");
     assert_eq!(lightroom::lrprev::jpeg_size(&bytes), Some((320, 240)));
 
     // Any crawl indexes the stand-ins with the library.
-    engine
-        .crawl(
-            &[lib.path().to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls");
+    crawl(&engine, lib.path());
     assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.jpg"]);
     let ids = search_ids(&engine, &catalog, "keyword:Vik");
     let detail = catalog.image_details(&ids).expect("details").remove(0);
@@ -398,14 +389,7 @@ fn an_offline_original_is_indexed_through_its_lightroom_preview() {
     let back = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
     assert_eq!(back.originals_missing, 0);
     assert!(!stand_in.exists(), "no longer needed");
-    engine
-        .crawl(
-            &[lib.path().to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls");
+    crawl(&engine, lib.path());
     assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.NEF"]);
 
     // Forgetting the catalog forgets its stand-ins.
@@ -413,6 +397,6 @@ fn an_offline_original_is_indexed_through_its_lightroom_preview() {
     lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
     assert!(stand_in.exists());
     assert!(catalog.remove_source(&done.catalog).expect("removes"));
-    lightroom::remove_stand_ins(&stand_ins, &done.catalog).expect("deletes");
+    trove_engine::paths::remove_stand_ins(&stand_ins, &done.catalog).expect("deletes");
     assert!(!folder.exists());
 }
