@@ -20,6 +20,7 @@
 //! burn's own ops remain the path on a GPU.
 
 mod attention;
+mod davit;
 mod gemm;
 pub(crate) mod kernels;
 mod packed;
@@ -29,6 +30,7 @@ use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+pub use self::davit::CpuDavit;
 use self::gemm::{matmul, MatMut, MatRef, Threads};
 pub use self::packed::bf16_available;
 use self::packed::Packed;
@@ -130,6 +132,66 @@ impl CpuLinear {
             Threads::All,
         );
     }
+}
+
+/// A linear layer on the packed kernels, taking and giving burn tensors: for models whose
+/// layers stay burn modules (Florence-2's BART), where the matrix products are what the
+/// kernels bring. burn's CPU matrix product (the `gemm` crate) repacks the weight on every
+/// call, which for a decoder step (a row per beam) reads each weight three times over.
+pub struct CpuDense(CpuLinear);
+
+impl std::fmt::Debug for CpuDense {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuDense")
+            .field("in", &self.0.k)
+            .field("out", &self.0.n)
+            .finish()
+    }
+}
+
+impl CpuDense {
+    /// From a linear layer with f32 weights on the CPU; `None` for any other (left to burn).
+    pub fn new(linear: &Linear) -> Option<Self> {
+        let weight = linear.weight.val();
+        if !on_cpu_f32(&weight) {
+            return None;
+        }
+        let [k, n] = weight.dims();
+        let bias = linear
+            .bias
+            .as_ref()
+            .map_or_else(|| vec![0.0; n], |b| values(b.val()));
+        Some(CpuDense(CpuLinear::new(values(weight), k, n, bias, false)))
+    }
+
+    /// A layer without bias whose weight is stored `[n, k]` (an embedding table used as the
+    /// output head).
+    pub fn transposed(weight: Tensor<2>) -> Option<Self> {
+        if !on_cpu_f32(&weight) {
+            return None;
+        }
+        let [n, k] = weight.dims();
+        let w = transpose(&values(weight), n, k);
+        Some(CpuDense(CpuLinear::new(w, k, n, vec![0.0; n], false)))
+    }
+
+    /// `[.., k]` → `[.., n]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut dims = x.dims();
+        let device = x.device();
+        let data = values(x);
+        let rows = data.len() / self.0.k.max(1);
+        let mut out = vec![0.0f32; rows * self.0.n];
+        self.0.product(&data, rows, &mut out, false);
+        add_bias(&mut out, &self.0.bias, None);
+        dims[D - 1] = self.0.n;
+        Tensor::from_data(TensorData::new(out, dims), &device)
+    }
+}
+
+/// Whether a tensor is f32 on burn's CPU backend (what the kernels here read).
+fn on_cpu_f32<const D: usize>(t: &Tensor<D>) -> bool {
+    t.device() == burn::tensor::Device::flex() && t.dtype() == burn::tensor::DType::F32
 }
 
 /// A patch embedding (a convolution whose stride is its kernel, without padding) as one
@@ -398,127 +460,144 @@ impl CpuEncoder {
         let rows = batch * seq;
 
         // normed = LN1(x); x += out-projection bias.
-        self.norm(x, &mut buf.normed, &layer.norm1, &layer.out.bias);
+        norm_rows(
+            x,
+            &mut buf.normed,
+            &layer.norm1,
+            self.eps,
+            Some(&layer.out.bias),
+        );
         // qkv = normed · [Wq Wk Wv] + [bq bk bv]
         layer.qkv.product(&buf.normed, rows, &mut buf.qkv, false);
         add_bias(&mut buf.qkv, &layer.qkv.bias, None);
-        self.attention(&buf.qkv, &mut buf.heads, batch, seq, causal);
-        self.gather_heads(&buf.heads, &mut buf.context, seq);
+        let d = self.hidden;
+        attend(
+            &buf.qkv,
+            &mut buf.heads,
+            (batch, seq),
+            d,
+            self.heads,
+            causal,
+        );
+        gather_heads(&buf.heads, &mut buf.context, seq, d, self.heads);
         // x += context · Wo
         layer.out.product(&buf.context, rows, x, true);
 
         // normed = LN2(x); x += fc2 bias.
-        self.norm(x, &mut buf.normed, &layer.norm2, &layer.fc2.bias);
+        norm_rows(
+            x,
+            &mut buf.normed,
+            &layer.norm2,
+            self.eps,
+            Some(&layer.fc2.bias),
+        );
         // hidden = act(normed · W1 + b1); x += hidden · W2
         layer.fc1.product(&buf.normed, rows, &mut buf.hidden, false);
         add_bias(&mut buf.hidden, &layer.fc1.bias, Some(self.act));
         layer.fc2.product(&buf.hidden, rows, x, true);
     }
+}
 
-    fn norm(
-        &self,
-        x: &mut [f32],
-        out: &mut [f32],
-        (gamma, beta): &(Vec<f32>, Vec<f32>),
-        after: &[f32],
-    ) {
-        let d = self.hidden;
-        let task = rows_per_task(x.len() / d, d);
-        x.par_chunks_mut(task * d)
-            .zip(out.par_chunks_mut(task * d))
-            .for_each(|(x, out)| {
-                kernels::layer_norm_rows(x, out, gamma, beta, self.eps, Some(after));
-            });
-    }
-
-    /// Scaled dot-product attention of every (image, head) pair, each written head-major
-    /// (`[batch, heads, seq, head_dim]`) into `out`.
-    fn attention(&self, qkv: &[f32], out: &mut [f32], batch: usize, seq: usize, causal: bool) {
-        let d = self.hidden;
-        let hd = d / self.heads;
-        let scale = 1.0 / (hd as f32).sqrt();
-        debug_assert_eq!(out.len(), batch * seq * d);
-        if attention::available() && hd.is_multiple_of(16) {
-            // Keys transposed per head (scaled, padded to whole registers) so both products
-            // stream rows; see [`attention`].
-            let wide = seq.div_ceil(16) * 16;
-            out.par_chunks_mut(seq * hd).enumerate().for_each_init(
-                || (vec![0.0f32; seq * seq], vec![0.0f32; hd * wide]),
-                |(scores, keys), (job, out)| {
-                    let (b, h) = (job / self.heads, job % self.heads);
-                    let base = b * seq * 3 * d + h * hd;
-                    for (j, key) in qkv[base + d..].chunks(3 * d).take(seq).enumerate() {
-                        for (t, v) in key[..hd].iter().enumerate() {
-                            keys[t * wide + j] = v * scale;
-                        }
-                    }
-                    attention::product(
-                        (seq, seq, hd),
-                        &qkv[base..],
-                        3 * d,
-                        keys,
-                        wide,
-                        scores,
-                        seq,
-                    );
-                    kernels::softmax_rows(scores, seq, causal, 0);
-                    attention::product(
-                        (seq, hd, seq),
-                        scores,
-                        seq,
-                        &qkv[base + 2 * d..],
-                        3 * d,
-                        out,
-                        hd,
-                    );
-                },
-            );
-            return;
-        }
+/// Scaled dot-product attention of every (sequence, head) pair of `qkv` (`[batch, seq, 3·d]`:
+/// q, k, v side by side, each `heads` heads of `d / heads` values), each written head-major
+/// (`[batch, heads, seq, head_dim]`) into `out`; `causal` masks future positions.
+fn attend(
+    qkv: &[f32],
+    out: &mut [f32],
+    (batch, seq): (usize, usize),
+    d: usize,
+    heads: usize,
+    causal: bool,
+) {
+    let hd = d / heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    debug_assert_eq!(out.len(), batch * seq * d);
+    if attention::available() && hd.is_multiple_of(16) {
+        // Keys transposed per head (scaled, padded to whole registers) so both products
+        // stream rows; see [`attention`].
+        let wide = seq.div_ceil(16) * 16;
         out.par_chunks_mut(seq * hd).enumerate().for_each_init(
-            || vec![0.0f32; seq * seq],
-            |scores, (job, out)| {
-                let (b, h) = (job / self.heads, job % self.heads);
+            || (vec![0.0f32; seq * seq], vec![0.0f32; hd * wide]),
+            |(scores, keys), (job, out)| {
+                let (b, h) = (job / heads, job % heads);
                 let base = b * seq * 3 * d + h * hd;
-                let q = MatRef::new(&qkv[base..], seq, hd, 3 * d, 1);
-                let k = MatRef::new(&qkv[base + d..], seq, hd, 3 * d, 1);
-                let v = MatRef::new(&qkv[base + 2 * d..], seq, hd, 3 * d, 1);
-                matmul(
-                    MatMut::rows(scores, seq, seq),
-                    q,
-                    k.t(),
-                    scale,
-                    false,
-                    Threads::One,
-                );
+                for (j, key) in qkv[base + d..].chunks(3 * d).take(seq).enumerate() {
+                    for (t, v) in key[..hd].iter().enumerate() {
+                        keys[t * wide + j] = v * scale;
+                    }
+                }
+                attention::product((seq, seq, hd), &qkv[base..], 3 * d, keys, wide, scores, seq);
                 kernels::softmax_rows(scores, seq, causal, 0);
-                matmul(
-                    MatMut::rows(out, seq, hd),
-                    MatRef::rows(scores, seq, seq),
-                    v,
-                    1.0,
-                    false,
-                    Threads::One,
+                attention::product(
+                    (seq, hd, seq),
+                    scores,
+                    seq,
+                    &qkv[base + 2 * d..],
+                    3 * d,
+                    out,
+                    hd,
                 );
             },
         );
+        return;
     }
+    out.par_chunks_mut(seq * hd).enumerate().for_each_init(
+        || vec![0.0f32; seq * seq],
+        |scores, (job, out)| {
+            let (b, h) = (job / heads, job % heads);
+            let base = b * seq * 3 * d + h * hd;
+            let q = MatRef::new(&qkv[base..], seq, hd, 3 * d, 1);
+            let k = MatRef::new(&qkv[base + d..], seq, hd, 3 * d, 1);
+            let v = MatRef::new(&qkv[base + 2 * d..], seq, hd, 3 * d, 1);
+            matmul(
+                MatMut::rows(scores, seq, seq),
+                q,
+                k.t(),
+                scale,
+                false,
+                Threads::One,
+            );
+            kernels::softmax_rows(scores, seq, causal, 0);
+            matmul(
+                MatMut::rows(out, seq, hd),
+                MatRef::rows(scores, seq, seq),
+                v,
+                1.0,
+                false,
+                Threads::One,
+            );
+        },
+    );
+}
 
-    /// Head-major `[batch, heads, seq, head_dim]` → `[batch, seq, heads · head_dim]`.
-    fn gather_heads(&self, heads: &[f32], context: &mut [f32], seq: usize) {
-        let d = self.hidden;
-        let hd = d / self.heads;
-        context
-            .par_chunks_mut(seq * d)
-            .zip(heads.par_chunks(seq * d))
-            .for_each(|(ctx, src)| {
-                for (h, head) in src.chunks_exact(seq * hd).enumerate() {
-                    for (i, row) in head.chunks_exact(hd).enumerate() {
-                        ctx[i * d + h * hd..i * d + (h + 1) * hd].copy_from_slice(row);
-                    }
+/// Head-major `[batch, heads, seq, head_dim]` → `[batch, seq, heads · head_dim]`.
+fn gather_heads(heads: &[f32], context: &mut [f32], seq: usize, d: usize, count: usize) {
+    let hd = d / count;
+    context
+        .par_chunks_mut(seq * d)
+        .zip(heads.par_chunks(seq * d))
+        .for_each(|(ctx, src)| {
+            for (h, head) in src.chunks_exact(seq * hd).enumerate() {
+                for (i, row) in head.chunks_exact(hd).enumerate() {
+                    ctx[i * d + h * hd..i * d + (h + 1) * hd].copy_from_slice(row);
                 }
-            });
-    }
+            }
+        });
+}
+
+/// Layer norm of each row of `x` into `out` in parallel, then `x += after` on each row.
+fn norm_rows(
+    x: &mut [f32],
+    out: &mut [f32],
+    (gamma, beta): &(Vec<f32>, Vec<f32>),
+    eps: f32,
+    after: Option<&[f32]>,
+) {
+    let d = gamma.len();
+    let task = rows_per_task(x.len() / d, d);
+    x.par_chunks_mut(task * d)
+        .zip(out.par_chunks_mut(task * d))
+        .for_each(|(x, out)| kernels::layer_norm_rows(x, out, gamma, beta, eps, after));
 }
 
 /// `x[r] += bias`, then `act`, on every row, in parallel.

@@ -74,6 +74,8 @@ impl Florence2 {
             },
         };
         let report = load_safetensors(&mut weights, &dir.join("model.safetensors"), compute.dtype)?;
+        weights.model.vision_tower.prepare_cpu();
+        weights.model.language_model.prepare_cpu();
         Ok(Florence2 {
             weights,
             config,

@@ -7,15 +7,18 @@
 //! across channels), another depthwise convolution, an MLP. The projector adds learned 2D
 //! positions, prepends the mean of all tokens, and projects to the language model's width.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::{AttentionModuleOptions, PadMode};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use super::config::VisionConfig;
+use crate::cpu::CpuDavit;
 use crate::transformer::{layer_norm, linear_no_bias, UNLOADED};
 
 /// LayerNorm's epsilon everywhere in Florence-2 (PyTorch's default).
@@ -366,10 +369,13 @@ impl SpatialBlock {
 /// The DaViT backbone (`Florence2VisionBackbone`): no final norm, no pooling.
 #[derive(Module, Debug)]
 pub struct VisionTower {
-    /// Each stage's embedding convolution.
+    /// Each stage's embedding convolution (empty once [`VisionTower::prepare_cpu`] took them).
     pub convs: Vec<ConvEmbed>,
-    /// Each stage's blocks.
+    /// Each stage's blocks (likewise).
     pub blocks: Vec<Vec<DaVitBlock>>,
+    /// The stages held for the fused CPU kernels, after [`VisionTower::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<CpuDavit>>,
 }
 
 impl VisionTower {
@@ -387,11 +393,49 @@ impl VisionTower {
                         .collect()
                 })
                 .collect(),
+            cpu: None,
         }
+    }
+
+    /// Moves f32 weights on the CPU to the fused kernels of [`crate::cpu`]; from then on
+    /// `forward` runs there. Call once the checkpoint is loaded. Elsewhere (a GPU, fp16) the
+    /// stages stay burn's.
+    pub fn prepare_cpu(&mut self) {
+        let Some(first) = self.convs.first() else {
+            return;
+        };
+        let weight = first.conv.weight.val();
+        if weight.device() != Device::flex() || weight.dtype() != DType::F32 {
+            return;
+        }
+        self.cpu = CpuDavit::new(self, LN_EPS).map(Arc::new);
     }
 
     /// `[b, 3, H, W]` → the last stage's map `[b, C, H/32, W/32]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<4> {
+        let Some(cpu) = &self.cpu else {
+            return self.forward_with_burn(pixels);
+        };
+        let [b, _, h, w] = pixels.dims();
+        let device = pixels.device();
+        let data = pixels
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("prepare_cpu checked the dtype is f32");
+        let mut out = Vec::new();
+        let mut side = (0, 0);
+        for image in data.chunks_exact(data.len() / b.max(1)) {
+            let (map, s) = cpu.forward(image, (h, w));
+            out.extend(map);
+            side = s;
+        }
+        let c = out.len() / (b * side.0 * side.1).max(1);
+        let t = Tensor::<3>::from_data(TensorData::new(out, [b, side.0 * side.1, c]), &device);
+        map(t, side.0, side.1)
+    }
+
+    /// The stages run as burn ops (a GPU, or before [`VisionTower::prepare_cpu`]).
+    pub fn forward_with_burn(&self, pixels: Tensor<4>) -> Tensor<4> {
         let mut x = pixels;
         for (conv, blocks) in self.convs.iter().zip(&self.blocks) {
             x = conv.forward(x);
