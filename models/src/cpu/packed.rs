@@ -696,7 +696,10 @@ mod x86 {
         first: bool,
     ) {
         assert!(R <= MR4 && b.len() >= kc * NR4 && a.len() >= kc * MR4 && kc > 0);
-        assert!(b.as_ptr().align_offset(64) == 0, "panels are 64-byte aligned");
+        assert!(
+            b.as_ptr().align_offset(64) == 0,
+            "panels are 64-byte aligned"
+        );
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
         let (ap, bp) = (a.as_ptr(), b.as_ptr());
         for i in 0..kc {
@@ -1135,30 +1138,6 @@ mod tests {
                     "{rows}×{k}×{n}: {g} vs {}",
                     2.0 * e
                 );
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod speed_probe {
-    #[test]
-    #[ignore]
-    fn probe() {
-        for (rows, k, n) in [(2304, 512, 2048), (2304, 2048, 512), (36864, 128, 512), (98, 512, 2048), (1568, 768, 3072), (50, 768, 3072)] {
-            for kernel in [super::Kernel::Avx512, super::Kernel::Avx512x4] {
-            let w: Vec<f32> = (0..k * n).map(|i| (i % 13) as f32 * 0.01).collect();
-            let p = super::Packed::fp32(&w, k, n, kernel);
-            let x: Vec<f32> = (0..rows * k).map(|i| (i % 7) as f32 * 0.1).collect();
-            let mut out = vec![0.0; rows * n];
-            p.product(&x, rows, &mut out, false);
-            let t = std::time::Instant::now();
-            let reps = 5;
-            for _ in 0..reps {
-                p.product(&x, rows, &mut out, false);
-            }
-            let s = t.elapsed().as_secs_f64() / reps as f64;
-            eprintln!("{kernel:?} {rows}x{k}x{n}: {:.1} GFLOP/s", 2.0 * (rows * k * n) as f64 / s / 1e9);
             }
         }
     }
