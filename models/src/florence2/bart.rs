@@ -4,7 +4,9 @@
 //! decoder keeps a key/value cache: its own keys and values grow by one token a step, the
 //! encoder's are computed once.
 
-use burn::module::Module;
+use std::sync::Arc;
+
+use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear, LinearConfig};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -12,6 +14,7 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::config::TextConfig;
 use super::vision::LN_EPS;
+use crate::cpu::CpuDense;
 use crate::transformer::{layer_norm, UNLOADED};
 
 /// BART's learned positions start at row 2.
@@ -21,6 +24,33 @@ fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out)
         .with_initializer(UNLOADED)
         .init(device)
+}
+
+/// `linear` on the packed CPU kernels, its burn weights dropped (so they are not held twice);
+/// `None`, with the layer untouched, where the kernels do not run it (a GPU, fp16).
+fn take(linear: &mut Linear) -> Option<CpuDense> {
+    let dense = CpuDense::new(linear)?;
+    let device = linear.weight.device();
+    linear.weight = Param::from_tensor(Tensor::zeros([0, 0], &device));
+    linear.bias = None;
+    Some(dense)
+}
+
+/// Takes every layer of `linears` to the CPU kernels, or none.
+fn take_all<const N: usize>(linears: [&mut Linear; N]) -> Option<Arc<[CpuDense; N]>> {
+    if linears.iter().any(|l| CpuDense::new(l).is_none()) {
+        return None;
+    }
+    let dense = linears.map(|l| take(l).expect("checked above"));
+    Some(Arc::new(dense))
+}
+
+/// `linear`, or its CPU-kernel form once [`Bart::prepare_cpu`] took it.
+fn apply(linear: &Linear, cpu: Option<&CpuDense>, x: Tensor<3>) -> Tensor<3> {
+    match cpu {
+        Some(dense) => dense.forward(x),
+        None => linear.forward(x),
+    }
 }
 
 /// Multi-head attention with separate projections (`BartAttention`).
@@ -37,6 +67,9 @@ pub struct Attention {
     /// Heads.
     #[module(skip)]
     pub heads: usize,
+    /// k, v, q and out on the CPU kernels, after [`Bart::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<[CpuDense; 4]>>,
 }
 
 impl Attention {
@@ -47,7 +80,23 @@ impl Attention {
             q_proj: linear(d, d, device),
             out_proj: linear(d, d, device),
             heads,
+            cpu: None,
         }
+    }
+
+    fn prepare_cpu(&mut self) {
+        self.cpu = take_all([
+            &mut self.k_proj,
+            &mut self.v_proj,
+            &mut self.q_proj,
+            &mut self.out_proj,
+        ]);
+    }
+
+    /// Projection `i` (k, v, q, out) of `x`.
+    fn project(&self, i: usize, x: Tensor<3>) -> Tensor<3> {
+        let linear = [&self.k_proj, &self.v_proj, &self.q_proj, &self.out_proj][i];
+        apply(linear, self.cpu.as_ref().map(|c| &c[i]), x)
     }
 
     /// `[b, s, d]` → `[b, heads, s, head_dim]`.
@@ -60,8 +109,8 @@ impl Attention {
     /// Keys and values of `x`, split into heads.
     fn keys_values(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
         (
-            self.split(self.k_proj.forward(x.clone())),
-            self.split(self.v_proj.forward(x)),
+            self.split(self.project(0, x.clone())),
+            self.split(self.project(1, x)),
         )
     }
 
@@ -75,7 +124,7 @@ impl Attention {
         causal: bool,
     ) -> Tensor<3> {
         let [b, s, d] = x.dims();
-        let q = self.split(self.q_proj.forward(x));
+        let q = self.split(self.project(2, x));
         let keys = k.dims()[2];
         let mask = masked.map(|m| m.expand([b, self.heads, s, keys]));
         let options = AttentionModuleOptions {
@@ -83,8 +132,7 @@ impl Attention {
             ..Default::default()
         };
         let out = attention(q, k, v, mask, None, options);
-        self.out_proj
-            .forward(out.swap_dims(1, 2).reshape([b, s, d]))
+        self.project(3, out.swap_dims(1, 2).reshape([b, s, d]))
     }
 }
 
@@ -101,6 +149,15 @@ pub struct EncoderLayer {
     pub fc2: Linear,
     /// Norm after the MLP.
     pub final_layer_norm: LayerNorm,
+    /// fc1 and fc2 on the CPU kernels, after [`Bart::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<[CpuDense; 2]>>,
+}
+
+/// The MLP: `fc2(GELU(fc1(h)))`.
+fn mlp(fc: [&Linear; 2], cpu: Option<&Arc<[CpuDense; 2]>>, h: Tensor<3>) -> Tensor<3> {
+    let hidden = crate::fast::gelu(apply(fc[0], cpu.map(|c| &c[0]), h));
+    apply(fc[1], cpu.map(|c| &c[1]), hidden)
 }
 
 impl EncoderLayer {
@@ -109,9 +166,7 @@ impl EncoderLayer {
         let kv = self.self_attn.keys_values(h.clone());
         let a = self.self_attn.attend(h.clone(), kv, masked, false);
         let h = self.self_attn_layer_norm.forward(h + a);
-        let m = self
-            .fc2
-            .forward(crate::fast::gelu(self.fc1.forward(h.clone())));
+        let m = mlp([&self.fc1, &self.fc2], self.cpu.as_ref(), h.clone());
         self.final_layer_norm.forward(h + m)
     }
 }
@@ -144,6 +199,9 @@ pub struct DecoderLayer {
     pub fc2: Linear,
     /// Norm after the MLP.
     pub final_layer_norm: LayerNorm,
+    /// fc1 and fc2 on the CPU kernels, after [`Bart::prepare_cpu`].
+    #[module(skip)]
+    pub cpu: Option<Arc<[CpuDense; 2]>>,
 }
 
 /// The decoder (`BartDecoder`; its token embedding is the shared one).
@@ -169,6 +227,11 @@ pub struct Bart {
     /// sqrt(d_model) when the config scales embeddings, else 1.
     #[module(skip)]
     pub embed_scale: f64,
+    /// The output head (the shared embedding, transposed) on the CPU kernels, after
+    /// [`Bart::prepare_cpu`]: a second copy of the table, packed, as the embedding still reads
+    /// its rows.
+    #[module(skip)]
+    pub cpu_head: Option<Arc<CpuDense>>,
 }
 
 /// One decoder layer's cached keys and values, `[rows, heads, len, head_dim]`.
@@ -245,6 +308,7 @@ impl Bart {
                         fc1: linear(d, cfg.encoder_ffn_dim, device),
                         fc2: linear(cfg.encoder_ffn_dim, d, device),
                         final_layer_norm: ln(),
+                        cpu: None,
                     })
                     .collect(),
                 layernorm_embedding: ln(),
@@ -260,6 +324,7 @@ impl Bart {
                         fc1: linear(d, cfg.decoder_ffn_dim, device),
                         fc2: linear(cfg.decoder_ffn_dim, d, device),
                         final_layer_norm: ln(),
+                        cpu: None,
                     })
                     .collect(),
                 layernorm_embedding: ln(),
@@ -269,7 +334,24 @@ impl Bart {
             } else {
                 1.0
             },
+            cpu_head: None,
         }
+    }
+
+    /// Moves every linear layer's f32 weights on the CPU, and the output head, to the packed
+    /// kernels of [`crate::cpu`]; call once the checkpoint is loaded. Elsewhere (a GPU, fp16)
+    /// the layers stay burn's.
+    pub fn prepare_cpu(&mut self) {
+        for layer in &mut self.encoder.layers {
+            layer.self_attn.prepare_cpu();
+            layer.cpu = take_all([&mut layer.fc1, &mut layer.fc2]);
+        }
+        for layer in &mut self.decoder.layers {
+            layer.self_attn.prepare_cpu();
+            layer.encoder_attn.prepare_cpu();
+            layer.cpu = take_all([&mut layer.fc1, &mut layer.fc2]);
+        }
+        self.cpu_head = CpuDense::transposed(self.shared.weight.val()).map(Arc::new);
     }
 
     /// Most positions either side takes.
@@ -374,9 +456,7 @@ impl Bart {
                     .encoder_attn
                     .attend(h.clone(), lc.cross.clone(), cache.masked.clone(), false);
             h = layer.encoder_attn_layer_norm.forward(h + c);
-            let m = layer
-                .fc2
-                .forward(crate::fast::gelu(layer.fc1.forward(h.clone())));
+            let m = mlp([&layer.fc1, &layer.fc2], layer.cpu.as_ref(), h.clone());
             h = layer.final_layer_norm.forward(h + m);
         }
         cache.len += t;
@@ -386,6 +466,9 @@ impl Bart {
     /// The head: hidden states `[rows, t, d]` → logits `[rows, t, vocab]` (the shared
     /// embedding, transposed).
     pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
+        if let Some(head) = &self.cpu_head {
+            return head.forward(h);
+        }
         let [rows, t, d] = h.dims();
         let w = self.shared.weight.val(); // [vocab, d]
         let v = w.dims()[0];
