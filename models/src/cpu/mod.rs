@@ -333,7 +333,7 @@ struct CpuLayer {
     fc2: CpuLinear,
 }
 
-/// A pre-LN encoder stack held for the CPU kernels.
+/// An encoder stack held for the CPU kernels: pre-LN (CLIP, SigLIP) or post-LN (BART).
 pub struct CpuEncoder {
     layers: Vec<CpuLayer>,
     hidden: usize,
@@ -341,6 +341,30 @@ pub struct CpuEncoder {
     intermediate: usize,
     eps: f32,
     act: Activation,
+    /// Post-LN: each sublayer's norm applies to the residual sum (`x = LN(x + f(x))`), where
+    /// pre-LN normalises the sublayer's input (`x = x + f(LN(x))`).
+    post_norm: bool,
+}
+
+/// One layer's burn modules, for [`CpuEncoder::from_parts`]: `norm1` goes with attention and
+/// `norm2` with the MLP, before or after them.
+pub struct LayerParts {
+    /// Queries.
+    pub q: Linear,
+    /// Keys.
+    pub k: Linear,
+    /// Values.
+    pub v: Linear,
+    /// Attention's output.
+    pub out: Linear,
+    /// Attention's norm.
+    pub norm1: LayerNorm,
+    /// MLP in.
+    pub fc1: Linear,
+    /// MLP out.
+    pub fc2: Linear,
+    /// The MLP's norm.
+    pub norm2: LayerNorm,
 }
 
 impl std::fmt::Debug for CpuEncoder {
@@ -381,36 +405,52 @@ impl CpuEncoder {
     /// products round their factors to bf16 and sum in fp32 ([`packed`]); everything else
     /// stays fp32.
     pub fn new(layers: Vec<EncoderLayer>, eps: f64, bf16: bool) -> Option<Self> {
+        let act = layers.first()?.mlp.act;
+        let heads = layers.first()?.self_attn.num_heads;
+        let parts = layers
+            .into_iter()
+            .map(|layer| LayerParts {
+                q: layer.self_attn.q_proj,
+                k: layer.self_attn.k_proj,
+                v: layer.self_attn.v_proj,
+                out: layer.self_attn.out_proj,
+                norm1: layer.layer_norm1,
+                fc1: layer.mlp.fc1,
+                fc2: layer.mlp.fc2,
+                norm2: layer.layer_norm2,
+            })
+            .collect();
+        Self::from_parts(parts, heads, (eps, act), false, bf16)
+    }
+
+    /// From each layer's modules, taken one layer at a time; `post_norm` for post-LN layers
+    /// (BART's). The kernels read f32 weights on the CPU only: `None` for anything else.
+    pub fn from_parts(
+        layers: Vec<LayerParts>,
+        heads: usize,
+        (eps, act): (f64, Activation),
+        post_norm: bool,
+        bf16: bool,
+    ) -> Option<Self> {
         let first = layers.first()?;
-        let [hidden, _] = first.self_attn.q_proj.weight.dims();
-        let [_, intermediate] = first.mlp.fc1.weight.dims();
-        let heads = first.self_attn.num_heads;
-        let act = first.mlp.act;
+        if !on_cpu_f32(&first.q.weight.val()) {
+            return None;
+        }
+        let [hidden, _] = first.q.weight.dims();
+        let [_, intermediate] = first.fc1.weight.dims();
+        let linear = |l: Linear| {
+            let (w, k, n, b) = parts_of(l);
+            CpuLinear::new(w, k, n, b, bf16)
+        };
         let layers = layers
             .into_iter()
             .map(|layer| CpuLayer {
-                norm1: norm_of(layer.layer_norm1),
-                qkv: CpuLinear::fused(
-                    vec![
-                        layer.self_attn.q_proj,
-                        layer.self_attn.k_proj,
-                        layer.self_attn.v_proj,
-                    ],
-                    bf16,
-                ),
-                out: {
-                    let (w, k, n, b) = parts_of(layer.self_attn.out_proj);
-                    CpuLinear::new(w, k, n, b, bf16)
-                },
-                norm2: norm_of(layer.layer_norm2),
-                fc1: {
-                    let (w, k, n, b) = parts_of(layer.mlp.fc1);
-                    CpuLinear::new(w, k, n, b, bf16)
-                },
-                fc2: {
-                    let (w, k, n, b) = parts_of(layer.mlp.fc2);
-                    CpuLinear::new(w, k, n, b, bf16)
-                },
+                norm1: norm_of(layer.norm1),
+                qkv: CpuLinear::fused(vec![layer.q, layer.k, layer.v], bf16),
+                out: linear(layer.out),
+                norm2: norm_of(layer.norm2),
+                fc1: linear(layer.fc1),
+                fc2: linear(layer.fc2),
             })
             .collect();
         Some(CpuEncoder {
@@ -420,6 +460,7 @@ impl CpuEncoder {
             intermediate,
             eps: eps as f32,
             act,
+            post_norm,
         })
     }
 
@@ -443,7 +484,11 @@ impl CpuEncoder {
         // handed over from the caller's thread (tens of microseconds each, ten steps a layer).
         rayon::scope(|_| {
             for layer in &self.layers {
-                self.layer(layer, x, batch, seq, causal, &mut buf);
+                if self.post_norm {
+                    self.post_norm_layer(layer, x, (batch, seq), causal, &mut buf);
+                } else {
+                    self.layer(layer, x, batch, seq, causal, &mut buf);
+                }
             }
         });
     }
@@ -496,6 +541,42 @@ impl CpuEncoder {
         add_bias(&mut buf.hidden, &layer.fc1.bias, Some(self.act));
         layer.fc2.product(&buf.hidden, rows, x, true);
     }
+
+    /// A post-LN layer: `x = LN1(x + attention(x))`, then `x = LN2(x + MLP(x))`.
+    fn post_norm_layer(
+        &self,
+        layer: &CpuLayer,
+        x: &mut [f32],
+        (batch, seq): (usize, usize),
+        causal: bool,
+        buf: &mut Buffers,
+    ) {
+        let rows = batch * seq;
+        let d = self.hidden;
+        layer.qkv.product(x, rows, &mut buf.qkv, false);
+        add_bias(&mut buf.qkv, &layer.qkv.bias, None);
+        attend(
+            &buf.qkv,
+            &mut buf.heads,
+            (batch, seq),
+            d,
+            self.heads,
+            causal,
+        );
+        gather_heads(&buf.heads, &mut buf.context, seq, d, self.heads);
+        // x = LN1(x + context · Wo + bo)
+        layer.out.product(&buf.context, rows, x, true);
+        add_bias(x, &layer.out.bias, None);
+        norm_rows(x, &mut buf.normed, &layer.norm1, self.eps, None);
+        x.copy_from_slice(&buf.normed);
+        // x = LN2(x + act(x · W1 + b1) · W2 + b2)
+        layer.fc1.product(x, rows, &mut buf.hidden, false);
+        add_bias(&mut buf.hidden, &layer.fc1.bias, Some(self.act));
+        layer.fc2.product(&buf.hidden, rows, x, true);
+        add_bias(x, &layer.fc2.bias, None);
+        norm_rows(x, &mut buf.normed, &layer.norm2, self.eps, None);
+        x.copy_from_slice(&buf.normed);
+    }
 }
 
 /// Scaled dot-product attention of every (sequence, head) pair of `qkv` (`[batch, seq, 3·d]`:
@@ -516,8 +597,11 @@ fn attend(
         // Keys transposed per head (scaled, padded to whole registers) so both products
         // stream rows; see [`attention`].
         let wide = seq.div_ceil(16) * 16;
+        // Queries in blocks, so a block's scores stay in the second-level cache however long
+        // the sequence (BART's encoder reads 585 tokens: whole, the scores were 1.4 MB).
+        let block = QUERY_BLOCK.min(seq);
         out.par_chunks_mut(seq * hd).enumerate().for_each_init(
-            || (vec![0.0f32; seq * seq], vec![0.0f32; hd * wide]),
+            || (vec![0.0f32; block * seq], vec![0.0f32; hd * wide]),
             |(scores, keys), (job, out)| {
                 let (b, h) = (job / heads, job % heads);
                 let base = b * seq * 3 * d + h * hd;
@@ -526,17 +610,16 @@ fn attend(
                         keys[t * wide + j] = v * scale;
                     }
                 }
-                attention::product((seq, seq, hd), &qkv[base..], 3 * d, keys, wide, scores, seq);
-                kernels::softmax_rows(scores, seq, causal, 0);
-                attention::product(
-                    (seq, hd, seq),
-                    scores,
-                    seq,
-                    &qkv[base + 2 * d..],
-                    3 * d,
-                    out,
-                    hd,
-                );
+                for q0 in (0..seq).step_by(block) {
+                    let m = block.min(seq - q0);
+                    let scores = &mut scores[..m * seq];
+                    let queries = &qkv[base + q0 * 3 * d..];
+                    attention::product((m, seq, hd), queries, 3 * d, keys, wide, scores, seq);
+                    kernels::softmax_rows(scores, seq, causal, q0);
+                    let values = &qkv[base + 2 * d..];
+                    let out = &mut out[q0 * hd..];
+                    attention::product((m, hd, seq), scores, seq, values, 3 * d, out, hd);
+                }
             },
         );
         return;
@@ -569,6 +652,9 @@ fn attend(
         },
     );
 }
+
+/// Query rows per block of attention's scores (at 585 keys, 150 KB of scores).
+const QUERY_BLOCK: usize = 64;
 
 /// Head-major `[batch, heads, seq, head_dim]` → `[batch, seq, heads · head_dim]`.
 fn gather_heads(heads: &[f32], context: &mut [f32], seq: usize, d: usize, count: usize) {
@@ -727,8 +813,15 @@ mod tests {
             (Activation::QuickGelu, 2),
         ] {
             let encoder = random_encoder(act, heads);
-            for (batch, seq, causal) in [(3, 7, false), (2, 9, true), (1, 1, true), (1, 16, false)]
-            {
+            // 70 tokens: attention's scores in two blocks of queries.
+            for (batch, seq, causal) in [
+                (3, 7, false),
+                (2, 9, true),
+                (1, 1, true),
+                (1, 16, false),
+                (1, 70, true),
+                (2, 70, false),
+            ] {
                 let input: Vec<f32> = (0..batch * seq * 32)
                     .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
                     .collect();

@@ -14,7 +14,8 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::config::TextConfig;
 use super::vision::LN_EPS;
-use crate::cpu::CpuDense;
+use crate::config::Activation;
+use crate::cpu::{CpuDense, CpuEncoder, LayerParts};
 use crate::transformer::{layer_norm, UNLOADED};
 
 /// BART's learned positions start at row 2.
@@ -232,6 +233,10 @@ pub struct Bart {
     /// its rows.
     #[module(skip)]
     pub cpu_head: Option<Arc<CpuDense>>,
+    /// The encoder's layers on the fused CPU kernels, after [`Bart::prepare_cpu`] (which
+    /// empties `encoder.layers`).
+    #[module(skip)]
+    pub cpu_encoder: Option<Arc<CpuEncoder>>,
 }
 
 /// One decoder layer's cached keys and values, `[rows, heads, len, head_dim]`.
@@ -335,6 +340,7 @@ impl Bart {
                 1.0
             },
             cpu_head: None,
+            cpu_encoder: None,
         }
     }
 
@@ -342,10 +348,30 @@ impl Bart {
     /// kernels of [`crate::cpu`]; call once the checkpoint is loaded. Elsewhere (a GPU, fp16)
     /// the layers stay burn's.
     pub fn prepare_cpu(&mut self) {
-        for layer in &mut self.encoder.layers {
-            layer.self_attn.prepare_cpu();
-            layer.cpu = take_all([&mut layer.fc1, &mut layer.fc2]);
+        let Some(first) = self.encoder.layers.first() else {
+            return;
+        };
+        if CpuDense::new(&first.fc1).is_none() {
+            return;
         }
+        let heads = first.self_attn.heads;
+        let parts = std::mem::take(&mut self.encoder.layers)
+            .into_iter()
+            .map(|l| LayerParts {
+                q: l.self_attn.q_proj,
+                k: l.self_attn.k_proj,
+                v: l.self_attn.v_proj,
+                out: l.self_attn.out_proj,
+                norm1: l.self_attn_layer_norm,
+                fc1: l.fc1,
+                fc2: l.fc2,
+                norm2: l.final_layer_norm,
+            })
+            .collect();
+        // BART's GELU is the exact (erf) one.
+        let settings = (LN_EPS, Activation::Gelu);
+        self.cpu_encoder =
+            CpuEncoder::from_parts(parts, heads, settings, true, false).map(Arc::new);
         for layer in &mut self.decoder.layers {
             layer.self_attn.prepare_cpu();
             layer.encoder_attn.prepare_cpu();
@@ -378,14 +404,23 @@ impl Bart {
             .reshape([1, len, d])
     }
 
-    /// Encodes embedded inputs `[b, s, d]`; `valid: [b, s]` marks real tokens (None: all).
-    pub fn encode(&self, x: Tensor<3>, valid: Option<Tensor<2, Bool>>) -> Tensor<3> {
-        let [b, s, _] = x.dims();
-        let masked = valid.map(|v| v.bool_not().reshape([b, 1, 1, s]));
+    /// Encodes embedded inputs `[b, s, d]`, every token real (one image's features and its
+    /// prompt need no padding).
+    pub fn encode(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, s, d] = x.dims();
         let h = x + Self::positions(&self.encoder.embed_positions, 0, s);
         let mut h = self.encoder.layernorm_embedding.forward(h);
+        if let Some(cpu) = &self.cpu_encoder {
+            let device = h.device();
+            let mut data = h
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("prepare_cpu checked the dtype is f32");
+            cpu.forward(&mut data, b, s, false);
+            return Tensor::from_data(burn::tensor::TensorData::new(data, [b, s, d]), &device);
+        }
         for layer in &self.encoder.layers {
-            h = layer.forward(h, masked.clone());
+            h = layer.forward(h, None);
         }
         h
     }

@@ -158,7 +158,7 @@ impl Florence2 {
         }
         let ids = self.ids(prompt, b);
         let x = Tensor::cat(vec![features, lm.embed(ids)], 1);
-        Ok(lm.encode(x, None))
+        Ok(lm.encode(x))
     }
 
     fn ids(&self, ids: &[u32], rows: usize) -> Tensor<2, Int> {
