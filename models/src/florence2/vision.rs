@@ -424,7 +424,7 @@ impl VisionTower {
             .expect("prepare_cpu checked the dtype is f32");
         let mut out = Vec::new();
         let mut side = (0, 0);
-        for image in data.chunks_exact(data.len() / b.max(1)) {
+        for image in data.chunks_exact((data.len() / b.max(1)).max(1)) {
             let (map, s) = cpu.forward(image, (h, w));
             out.extend(map);
             side = s;
