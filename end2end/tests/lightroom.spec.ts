@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { shot, watchErrors } from './util';
+import { addLibrary, shot, waitForCrawl, watchErrors } from './util';
 
 // A photographer's Lightroom catalog: `trove synth --lightroom` writes generated pictures and a
 // catalog of them in Lightroom Classic's schema (titles from their captions, keywords from
@@ -21,18 +21,9 @@ test('a keyword from an imported Lightroom catalog finds its picture, and the li
 
   await page.goto('/');
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await addLibrary(page, dir);
+  await waitForCrawl(request, fs.realpathSync(dir), 12);
   const input = page.locator('#library-path');
-  await expect(async () => {
-    await input.fill(dir);
-    await page.locator('#add-library button').click();
-    await expect(page.locator('#library-message')).toContainText('added', { timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
-  await expect(async () => {
-    const status = await (await request.get('/api/status')).json();
-    expect(status.crawl.running).toBe(false);
-    const list = await (await request.get('/api/libraries')).json();
-    expect(list.libraries.find((r: { path: string }) => r.path === fs.realpathSync(dir))?.files).toBe(12);
-  }).toPass({ timeout: 90_000 });
 
   const errors = watchErrors(page);
   await input.fill(catalog);

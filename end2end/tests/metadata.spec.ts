@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { shot, watchErrors } from './util';
+import { addLibrary, shot, waitForCrawl, watchErrors } from './util';
 
 // What files say of themselves: an XMP sidecar beside a picture (as darktable writes them,
 // `picture.png.xmp`) gives it a keyword path and stars. The admin adds the folder on the home
@@ -33,18 +33,8 @@ test('a keyword from an XMP sidecar finds its picture, and the lightbox shows wh
 
   await page.goto('/');
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  const input = page.locator('#library-path');
-  await expect(async () => {
-    await input.fill(dir);
-    await page.locator('#add-library button').click();
-    await expect(page.locator('#library-message')).toContainText('added', { timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
-  await expect(async () => {
-    const status = await (await request.get('/api/status')).json();
-    expect(status.crawl.running).toBe(false);
-    const list = await (await request.get('/api/libraries')).json();
-    expect(list.libraries.find((r: { path: string }) => r.path === dir)?.files).toBe(3);
-  }).toPass({ timeout: 90_000 });
+  await addLibrary(page, dir);
+  await waitForCrawl(request, dir, 3);
 
   const errors = watchErrors(page);
   const found = (await (await request.get(`/api/search?q=${encodeURIComponent('keyword:Tanzania')}`)).json()).hits as {

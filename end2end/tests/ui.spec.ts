@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { shot, watchErrors } from './util';
+import { addLibrary, shot, watchErrors } from './util';
 
 // The server runs the built-in demo model over the generated demo library of 300 images.
 
@@ -269,12 +269,7 @@ test('a long crawl shows its progress while it runs: files done of the total, em
     fs.writeFileSync(path.join(dir, `long-${i}.png`), Buffer.concat([originals[i % originals.length], tail]));
   }
   const errors = watchErrors(page);
-  const input = page.locator('#library-path');
-  await expect(async () => {
-    await input.fill(dir);
-    await page.locator('#add-library button').click();
-    await expect(page.locator('#library-message')).toContainText('added', { timeout: 2000 });
-  }).toPass({ timeout: 30_000 });
+  await addLibrary(page, dir);
   // Mid-way: the event stream shows the running figures (the total carries a "+" until the
   // walk has queued every file; then a bar and the time left appear too).
   const progress = page.locator('#crawl-progress');

@@ -549,13 +549,9 @@ mod tests {
     struct Fill(u64);
 
     impl Fill {
+        /// In (-1, 1).
         fn uniform(&mut self) -> f32 {
-            // xorshift64*, to (-1, 1).
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            (bits as f32 / (1u64 << 23) as f32) - 1.0
+            2.0 * super::super::uniform(&mut self.0) - 1.0
         }
     }
 

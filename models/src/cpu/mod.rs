@@ -289,6 +289,17 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
+/// The next value of a fixed sequence (xorshift64*), in (0, 1): random test weights that are the
+/// same every run.
+#[cfg(test)]
+fn uniform(state: &mut u64) -> f32 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+    (bits as f32 + 0.5) / (1u64 << 24) as f32
+}
+
 /// Deterministic test values spread over about ±1: `((i · step mod modulus) − modulus / 2) /
 /// divisor` for `i < len`.
 #[cfg(test)]
@@ -487,59 +498,29 @@ impl CpuEncoder {
                 if self.post_norm {
                     self.post_norm_layer(layer, x, (batch, seq), causal, &mut buf);
                 } else {
-                    self.layer(layer, x, batch, seq, causal, &mut buf);
+                    self.layer(layer, x, (batch, seq), causal, &mut buf);
                 }
             }
         });
     }
 
+    /// A pre-LN layer: `x += attention(LN1(x))`, then `x += MLP(LN2(x))`.
     fn layer(
         &self,
         layer: &CpuLayer,
         x: &mut [f32],
-        batch: usize,
-        seq: usize,
+        (batch, seq): (usize, usize),
         causal: bool,
         buf: &mut Buffers,
     ) {
-        let rows = batch * seq;
-
         // normed = LN1(x); x += out-projection bias.
-        norm_rows(
-            x,
-            &mut buf.normed,
-            &layer.norm1,
-            self.eps,
-            Some(&layer.out.bias),
-        );
-        // qkv = normed · [Wq Wk Wv] + [bq bk bv]
-        layer.qkv.product(&buf.normed, rows, &mut buf.qkv, false);
-        add_bias(&mut buf.qkv, &layer.qkv.bias, None);
-        let d = self.hidden;
-        attend(
-            &buf.qkv,
-            &mut buf.heads,
-            (batch, seq),
-            d,
-            self.heads,
-            causal,
-        );
-        gather_heads(&buf.heads, &mut buf.context, seq, d, self.heads);
-        // x += context · Wo
-        layer.out.product(&buf.context, rows, x, true);
-
+        let out_bias = Some(&layer.out.bias[..]);
+        norm_rows(x, &mut buf.normed, &layer.norm1, self.eps, out_bias);
+        self.attention(layer, x, (batch, seq), causal, buf);
         // normed = LN2(x); x += fc2 bias.
-        norm_rows(
-            x,
-            &mut buf.normed,
-            &layer.norm2,
-            self.eps,
-            Some(&layer.fc2.bias),
-        );
-        // hidden = act(normed · W1 + b1); x += hidden · W2
-        layer.fc1.product(&buf.normed, rows, &mut buf.hidden, false);
-        add_bias(&mut buf.hidden, &layer.fc1.bias, Some(self.act));
-        layer.fc2.product(&buf.hidden, rows, x, true);
+        let fc2_bias = Some(&layer.fc2.bias[..]);
+        norm_rows(x, &mut buf.normed, &layer.norm2, self.eps, fc2_bias);
+        self.mlp(layer, x, batch * seq, buf);
     }
 
     /// A post-LN layer: `x = LN1(x + attention(x))`, then `x = LN2(x + MLP(x))`.
@@ -551,9 +532,30 @@ impl CpuEncoder {
         causal: bool,
         buf: &mut Buffers,
     ) {
+        buf.normed.copy_from_slice(x);
+        self.attention(layer, x, (batch, seq), causal, buf);
+        add_bias(x, &layer.out.bias, None);
+        norm_rows(x, &mut buf.normed, &layer.norm1, self.eps, None);
+        x.copy_from_slice(&buf.normed);
+        self.mlp(layer, x, batch * seq, buf);
+        add_bias(x, &layer.fc2.bias, None);
+        norm_rows(x, &mut buf.normed, &layer.norm2, self.eps, None);
+        x.copy_from_slice(&buf.normed);
+    }
+
+    /// `x += attention(normed) · Wo`: q, k and v of `buf.normed` as one product plus bias,
+    /// attention per (sequence, head), the heads gathered back into rows.
+    fn attention(
+        &self,
+        layer: &CpuLayer,
+        x: &mut [f32],
+        (batch, seq): (usize, usize),
+        causal: bool,
+        buf: &mut Buffers,
+    ) {
         let rows = batch * seq;
         let d = self.hidden;
-        layer.qkv.product(x, rows, &mut buf.qkv, false);
+        layer.qkv.product(&buf.normed, rows, &mut buf.qkv, false);
         add_bias(&mut buf.qkv, &layer.qkv.bias, None);
         attend(
             &buf.qkv,
@@ -564,18 +566,14 @@ impl CpuEncoder {
             causal,
         );
         gather_heads(&buf.heads, &mut buf.context, seq, d, self.heads);
-        // x = LN1(x + context · Wo + bo)
         layer.out.product(&buf.context, rows, x, true);
-        add_bias(x, &layer.out.bias, None);
-        norm_rows(x, &mut buf.normed, &layer.norm1, self.eps, None);
-        x.copy_from_slice(&buf.normed);
-        // x = LN2(x + act(x · W1 + b1) · W2 + b2)
-        layer.fc1.product(x, rows, &mut buf.hidden, false);
+    }
+
+    /// `x += act(normed · W1 + b1) · W2`.
+    fn mlp(&self, layer: &CpuLayer, x: &mut [f32], rows: usize, buf: &mut Buffers) {
+        layer.fc1.product(&buf.normed, rows, &mut buf.hidden, false);
         add_bias(&mut buf.hidden, &layer.fc1.bias, Some(self.act));
         layer.fc2.product(&buf.hidden, rows, x, true);
-        add_bias(x, &layer.fc2.bias, None);
-        norm_rows(x, &mut buf.normed, &layer.norm2, self.eps, None);
-        x.copy_from_slice(&buf.normed);
     }
 }
 
@@ -712,14 +710,7 @@ mod tests {
         state: &mut u64,
         device: &Device,
     ) -> Tensor<D> {
-        let mut uniform = || {
-            // xorshift64*, to (0, 1).
-            *state ^= *state >> 12;
-            *state ^= *state << 25;
-            *state ^= *state >> 27;
-            let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            (bits as f32 + 0.5) / (1u64 << 24) as f32
-        };
+        let mut uniform = || uniform(state);
         let values: Vec<f32> = (0..shape.num_elements())
             .map(|_| {
                 // Box–Muller.

@@ -529,7 +529,9 @@ mod x86 {
         accumulate: bool,
     ) {
         // SAFETY: the caller's contract.
-        unsafe { interleaved::<false>(p, steps, tiles, block, dst, rows, panels, accumulate) }
+        unsafe {
+            interleaved::<false, false>(p, steps, tiles, block, dst, rows, panels, accumulate)
+        }
     }
 
     /// [`tile_wide`] on bf16 pairs.
@@ -549,20 +551,21 @@ mod x86 {
         accumulate: bool,
     ) {
         // SAFETY: the caller's contract.
-        unsafe { interleaved::<true>(p, steps, tiles, block, dst, rows, panels, accumulate) }
+        unsafe { interleaved::<true, false>(p, steps, tiles, block, dst, rows, panels, accumulate) }
     }
 
     /// One task of a 512-bit kernel: rows × panels of the output, every input feature;
     /// `steps` holds the input of all `tiles` row tiles, in blocks of `block` features, each
-    /// tile's steps (one value, or one bf16 pair with `BF16`) with its 14 rows side by side.
+    /// tile's steps (one value, or one bf16 pair with `BF16`) with its rows (14, or 6 with
+    /// `X4`) side by side.
     ///
     /// # Safety
-    /// Inlined into [`tile_wide`] or [`tile_bf16`], whose features it needs; `p` holds the
-    /// panels of that kernel; `dst` is `[rows, n]`, no other thread touches this tile of it
+    /// Inlined into [`tile_wide`], [`tile_bf16`] or [`tile_x4`], whose features it needs; `p`
+    /// holds the panels of that kernel; `dst` is `[rows, n]`, no other thread touches this tile of it
     /// meanwhile, and `rows` starts on a tile boundary.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn interleaved<const BF16: bool>(
+    unsafe fn interleaved<const BF16: bool, const X4: bool>(
         p: &Packed,
         steps: &[u32],
         tiles: usize,
@@ -575,7 +578,8 @@ mod x86 {
         let (k, n) = (p.k, p.n);
         let per_value = |features: usize| if BF16 { features.div_ceil(2) } else { features };
         let k_steps = per_value(k);
-        let span = tiles * MR_WIDE;
+        let (tile, nr) = if X4 { (MR4, NR4) } else { (MR_WIDE, NR) };
+        let span = tiles * tile;
         let mut k0 = 0;
         while k0 < k {
             let kc = block.min(k - k0);
@@ -584,16 +588,28 @@ mod x86 {
             let region = &steps[span * s0..span * (s0 + sc)];
             let first = k0 == 0 && !accumulate;
             for panel in panels.clone() {
-                let cols = NR.min(n - panel * NR);
+                let cols = nr.min(n - panel * nr);
                 let mut r = rows.start;
                 while r < rows.end {
-                    let mr = MR_WIDE.min(rows.end - r);
-                    let a = &region[(r / MR_WIDE) * MR_WIDE * sc..][..MR_WIDE * sc];
-                    // SAFETY: the tile's sc steps of 14 are `a`, `dst`'s rows lie n apart
-                    // (columns panel·16..+cols), the panel slice holds sc steps of 16.
+                    let mr = tile.min(rows.end - r);
+                    let a = &region[(r / tile) * tile * sc..][..tile * sc];
+                    // SAFETY: the tile's sc steps of 14 (or 6) are `a`, `dst`'s rows lie n
+                    // apart (columns panel·nr..+cols), the panel slice holds sc steps of nr
+                    // (for `X4`, 64-byte aligned: `Line`s, panels and steps of 64 floats).
                     unsafe {
-                        let c = dst.0.add(r * n + panel * NR);
-                        if BF16 {
+                        let c = dst.0.add(r * n + panel * nr);
+                        if X4 {
+                            let b = &p.floats()[(panel * k_steps + s0) * NR4..][..sc * NR4];
+                            macro_rules! rows {
+                                ($($m:literal)*) => {
+                                    match mr {
+                                        $($m => micro_x4::<$m>(a, b, sc, c, n, cols, first),)*
+                                        _ => unreachable!("1 to 6 rows"),
+                                    }
+                                };
+                            }
+                            rows!(1 2 3 4 5 6);
+                        } else if BF16 {
                             let b = &p.pairs[(panel * k_steps + s0) * NR..][..sc * NR];
                             macro_rules! rows {
                                 ($($m:literal)*) => {
@@ -643,40 +659,8 @@ mod x86 {
         panels: Range<usize>,
         accumulate: bool,
     ) {
-        let (k, n) = (p.k, p.n);
-        let span = tiles * MR4;
-        let floats = p.floats();
-        let mut k0 = 0;
-        while k0 < k {
-            let kc = block.min(k - k0);
-            let region = &steps[span * k0..span * (k0 + kc)];
-            let first = k0 == 0 && !accumulate;
-            for panel in panels.clone() {
-                let cols = NR4.min(n - panel * NR4);
-                let b = &floats[(panel * k + k0) * NR4..][..kc * NR4];
-                let mut r = rows.start;
-                while r < rows.end {
-                    let mr = MR4.min(rows.end - r);
-                    let a = &region[(r / MR4) * MR4 * kc..][..MR4 * kc];
-                    // SAFETY: the tile's kc steps of 6 are `a`, `dst`'s rows lie n apart
-                    // (columns panel·64..+cols), the panel slice holds kc steps of 64 and
-                    // starts on a 64-byte boundary (`Line`s, panels and steps of 64 floats).
-                    unsafe {
-                        let c = dst.0.add(r * n + panel * NR4);
-                        match mr {
-                            6 => micro_x4::<6>(a, b, kc, c, n, cols, first),
-                            5 => micro_x4::<5>(a, b, kc, c, n, cols, first),
-                            4 => micro_x4::<4>(a, b, kc, c, n, cols, first),
-                            3 => micro_x4::<3>(a, b, kc, c, n, cols, first),
-                            2 => micro_x4::<2>(a, b, kc, c, n, cols, first),
-                            _ => micro_x4::<1>(a, b, kc, c, n, cols, first),
-                        }
-                    }
-                    r += mr;
-                }
-            }
-            k0 += kc;
-        }
+        // SAFETY: the caller's contract.
+        unsafe { interleaved::<false, true>(p, steps, tiles, block, dst, rows, panels, accumulate) }
     }
 
     /// `C[R × cols] (+)= A[R × kc] · B[kc × 64]`, four registers a row; `a` holds kc steps of

@@ -8,7 +8,8 @@ use trove_engine::apple_photos::fixture::{Builder, Photo, Release};
 use trove_engine::apple_photos::{self, PhotosDb, PhotosError};
 use trove_engine::catalog::Catalog;
 
-use crate::lightroom::{crawl, jpeg, names, open, search_ids};
+use crate::lightroom::{jpeg, names, open, search_ids};
+use crate::util::crawl_root;
 
 const FUJI: &str = "F88C2797-1B6B-4B55-9BD8-2E35C81BDD12";
 const CLOUD: &str = "C01D0000-AAAA-4BBB-8CCC-DDDDEEEEFFFF";
@@ -135,7 +136,7 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
     let lib = library(dir.path(), Release::Photos10);
     let engine = open(data.path());
     let originals = apple_photos::originals(&lib);
-    crawl(&engine, &originals);
+    crawl_root(&engine, &originals);
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
     let done = apple_photos::import(&mut catalog, &lib, &stand_ins).expect("imports");
@@ -144,7 +145,7 @@ fn a_photos_library_makes_its_photos_searchable_and_its_icloud_photos_visible() 
     assert_eq!((done.counts.photos, done.counts.by_path), (2, 1));
     assert_eq!((done.originals_missing, done.stand_ins), (1, 1));
     // The iCloud photo's largest derivative stands in; the next crawl indexes it.
-    crawl(&engine, &originals);
+    crawl_root(&engine, &originals);
     let fuji = format!("{FUJI}.jpeg");
     assert_eq!(names(&engine, &catalog, "keyword:Japan"), [fuji.as_str()]);
     assert_eq!(

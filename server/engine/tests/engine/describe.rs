@@ -2,14 +2,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use trove_engine::catalog::Catalog;
-use trove_engine::crawl::Progress;
 use trove_engine::describe::CaptionChoice;
-use trove_engine::media::DecodeLimits;
 use trove_engine::search::{search, Query};
 use trove_engine::{Engine, EngineConfig};
+
+use crate::util::crawl_root;
 use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Scene, Split};
 use trove_models::tags::demo_truth;
@@ -40,17 +39,6 @@ fn open(data: &Path, model: &str, captions: CaptionChoice) -> Engine {
     .expect("the engine opens")
 }
 
-fn crawl(engine: &Engine, root: &Path) -> trove_engine::crawl::CrawlSummary {
-    engine
-        .crawl(
-            &[root.to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls")
-}
-
 fn ids(engine: &Engine, catalog: &Catalog, text: &str) -> Vec<i64> {
     let query = Query {
         text: Some(text.into()),
@@ -75,7 +63,7 @@ fn the_demo_model_tags_what_pictures_show_and_tag_search_finds_them() {
         engine.describer_note.as_deref(),
         Some("captions are turned off")
     );
-    let summary = crawl(&engine, root.path());
+    let summary = crawl_root(&engine, root.path());
     assert_eq!(summary.progress.embedded, 80);
     assert_eq!(summary.progress.tags.read, 80);
     assert!(
@@ -132,7 +120,7 @@ fn the_demo_model_tags_what_pictures_show_and_tag_search_finds_them() {
     assert_eq!(common.first().map(|(_, n)| *n), Some(with.len() as u64));
 
     // A second crawl tags nothing again.
-    assert_eq!(crawl(&engine, root.path()).progress.tags.read, 0);
+    assert_eq!(crawl_root(&engine, root.path()).progress.tags.read, 0);
 }
 
 #[test]
@@ -149,7 +137,7 @@ fn captions_are_written_once_and_their_words_find_the_picture() {
     let engine = open(data.path(), DEMO_MODEL, CaptionChoice::Auto);
     let describer = engine.describer.clone().expect("the demo captioner loads");
     assert!(describer.id.starts_with("trove/demo-captioner@"));
-    let summary = crawl(&engine, root.path());
+    let summary = crawl_root(&engine, root.path());
     assert_eq!(summary.progress.skipped, 1);
     assert_eq!(summary.progress.captions.read, 6);
     let catalog = Catalog::open(&engine.paths.catalog).expect("opens");
@@ -178,7 +166,7 @@ fn captions_are_written_once_and_their_words_find_the_picture() {
         );
     }
     // Resumable: nothing is captioned twice.
-    assert_eq!(crawl(&engine, root.path()).progress.captions.read, 0);
+    assert_eq!(crawl_root(&engine, root.path()).progress.captions.read, 0);
 }
 
 #[test]
@@ -196,7 +184,7 @@ fn another_model_calibrates_its_everyday_tags_on_the_library() {
     library(root.path(), 20);
     let engine = open(data.path(), &model, CaptionChoice::Off);
     // Too few pictures to calibrate on: no tags yet, nothing recorded.
-    assert_eq!(crawl(&engine, root.path()).progress.tags.read, 0);
+    assert_eq!(crawl_root(&engine, root.path()).progress.tags.read, 0);
     let catalog = Catalog::open(&engine.paths.catalog).expect("opens");
     let stored = catalog
         .model_tags(engine.model_id)
@@ -212,7 +200,7 @@ fn another_model_calibrates_its_everyday_tags_on_the_library() {
             .save(root.path().join(format!("{i:03}.png")))
             .expect("writes");
     }
-    assert_eq!(crawl(&engine, root.path()).progress.tags.read, 60);
+    assert_eq!(crawl_root(&engine, root.path()).progress.tags.read, 60);
     let stored = catalog
         .model_tags(engine.model_id)
         .expect("reads")

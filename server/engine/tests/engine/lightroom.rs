@@ -3,31 +3,18 @@
 //! and (for moved folders) by file name and capture time; re-import and removal.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use trove_engine::catalog::Catalog;
-use trove_engine::crawl::Progress;
 use trove_engine::describe::CaptionChoice;
 use trove_engine::lightroom::fixture::{Builder, Photo, Release};
 use trove_engine::lightroom::{self, LrcatError};
-use trove_engine::media::DecodeLimits;
 use trove_engine::search::{search, Query};
 use trove_engine::{Engine, EngineConfig};
+
+use crate::util::crawl_root;
 use trove_models::demo::DEMO_MODEL;
 use trove_models::synth::{self, Split};
 use trove_models::{DevicePreference, PrecisionPreference};
-
-/// One crawl of `root` to the end.
-pub(crate) fn crawl(engine: &Engine, root: &Path) {
-    engine
-        .crawl(
-            &[root.to_path_buf()],
-            DecodeLimits::default(),
-            &Progress::default(),
-            &AtomicBool::new(false),
-        )
-        .expect("crawls");
-}
 
 pub(crate) fn open(data: &Path) -> Engine {
     Engine::open(&EngineConfig {
@@ -83,7 +70,7 @@ fn a_lightroom_catalog_makes_its_photos_searchable_and_filterable() {
     picture(&root, "not-in-lightroom.png", 4);
 
     let engine = open(data.path());
-    crawl(&engine, lib.path());
+    crawl_root(&engine, lib.path());
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
 
@@ -265,7 +252,7 @@ fn moved_folders_match_by_name_and_capture_time() {
     std::fs::create_dir_all(lib.path().join("Sorted/2019")).expect("folder");
     std::fs::write(lib.path().join("Sorted/2019/DSC_7.jpg"), &bytes).expect("writes");
     let engine = open(data.path());
-    crawl(&engine, lib.path());
+    crawl_root(&engine, lib.path());
     let mut catalog = Catalog::open(&engine.paths.catalog).expect("catalog");
     let stand_ins = engine.paths.stand_ins.clone();
     let lr = tempfile::tempdir().expect("temp dir");
@@ -355,7 +342,7 @@ fn an_offline_original_is_indexed_through_its_lightroom_preview() {
     assert_eq!(lightroom::lrprev::jpeg_size(&bytes), Some((320, 240)));
 
     // Any crawl indexes the stand-ins with the library.
-    crawl(&engine, lib.path());
+    crawl_root(&engine, lib.path());
     assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.jpg"]);
     let ids = search_ids(&engine, &catalog, "keyword:Vik");
     let detail = catalog.image_details(&ids).expect("details").remove(0);
@@ -389,7 +376,7 @@ fn an_offline_original_is_indexed_through_its_lightroom_preview() {
     let back = lightroom::import(&mut catalog, &cat, &stand_ins).expect("imports again");
     assert_eq!(back.originals_missing, 0);
     assert!(!stand_in.exists(), "no longer needed");
-    crawl(&engine, lib.path());
+    crawl_root(&engine, lib.path());
     assert_eq!(names(&engine, &catalog, "keyword:Vik"), ["DSC_0042.NEF"]);
 
     // Forgetting the catalog forgets its stand-ins.

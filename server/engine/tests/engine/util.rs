@@ -35,6 +35,11 @@ pub fn crawl(engine: &Engine, roots: &[PathBuf]) -> CrawlSummary {
         .expect("the crawl runs")
 }
 
+/// One crawl of the single root `root` to the end.
+pub fn crawl_root(engine: &Engine, root: &Path) -> CrawlSummary {
+    crawl(engine, &[root.to_path_buf()])
+}
+
 /// A `w`×`h` JPEG with detail at every scale (gradients, stripes and a disc), so that decoding
 /// it at another scale gives other pixels.
 pub fn photo_jpeg(w: u32, h: u32) -> Vec<u8> {
